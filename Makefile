@@ -1,0 +1,91 @@
+# Slotwise — the commands. `make demo` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Python 3.12: pyenv's build if there is one, else whatever python3.12 is on PATH.
+PYTHON312 ?= $(shell ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1 || true)
+ifeq ($(PYTHON312),)
+PYTHON312 := $(shell command -v python3.12 2>/dev/null)
+endif
+PG_URL ?= postgres://postgres@127.0.0.1:5432/slotwise
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BENCH ?=
+
+.PHONY: help install venv node demo serve test test-fast test-sqlite browsers lint fmt bench messages clean
+
+help:
+	@echo "make demo   — install, load the demo organisations, run worker + web at http://$(HOST):$(PORT)"
+	@echo "make test   — install, lint and run the whole test suite"
+	@echo "make bench  — run the benchmarks (PostgreSQL); BENCH=<name> for one"
+	@echo "make lint | make fmt | make messages"
+
+$(PY):
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) and retry." >&2; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+
+venv: $(PY)
+
+# Idempotent: uv only installs what the lock file says and is missing.
+install: $(PY) node
+	$(BIN)/uv pip sync --quiet --python $(PY) requirements.lock
+
+node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	@touch $@
+
+demo: install browsers
+	@mkdir -p var
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py createcachetable
+	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+	DEBUG=1 $(PY) manage.py demo_data
+	@echo "Starting the worker and the web server on http://$(HOST):$(PORT) (Ctrl-C stops both)"
+	@DEBUG=1 $(PY) manage.py worker --interval 0.5 & WORKER=$$!; \
+	  trap "kill $$WORKER 2>/dev/null" EXIT INT TERM; \
+	  DEBUG=1 $(BIN)/uvicorn slotwise.asgi:application --host $(HOST) --port $(PORT) --workers 1
+
+# Debian packages: chromium for Playwright (its own browser download is not used), gettext.
+browsers:
+	@{ command -v chromium >/dev/null 2>&1 && command -v msgfmt >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; fi; }
+
+# PostgreSQL when DATABASE_URL is set or a server answers on 127.0.0.1:5432; SQLite otherwise.
+test: install browsers lint
+	@DB="$${DATABASE_URL:-}"; \
+	if [ -z "$$DB" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then DB="$(PG_URL)"; fi; \
+	if [ -n "$$DB" ]; then echo "make test: database PostgreSQL ($${DB%%@*}@…)"; else echo "make test: database SQLite"; fi; \
+	DATABASE_URL="$$DB" $(MAKE) --no-print-directory _pytest
+
+_pytest:
+	DEBUG=0 SLOTWISE_TESTING=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+	SLOTWISE_TESTING=1 $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The non-browser suite on SQLite as well (the demo's database).
+test-sqlite: install
+	DATABASE_URL= SLOTWISE_TESTING=1 $(PY) -m pytest -n 2 -m "not browser and not postgres" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check slotwise bench
+	$(BIN)/ruff format --check slotwise bench
+	SLOTWISE_TESTING=1 $(PY) manage.py makemigrations --check --dry-run >/dev/null
+
+fmt: install
+	$(BIN)/ruff check --fix slotwise bench
+	$(BIN)/ruff format slotwise bench
+
+messages: install
+	cd slotwise && ../$(PY) ../manage.py makemessages -l en -l sv -l ru -l nl --ignore=scheduling/engine/* -v 0
+	cd slotwise && ../$(PY) ../manage.py makemessages -d djangojs -l en -l sv -l ru -l nl -v 0 || true
+
+bench: install
+	@DATABASE_URL="$${DATABASE_URL:-$(PG_URL)}" SLOTWISE_TESTING=1 $(PY) -m bench $(if $(BENCH),--only $(BENCH),)
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,44 @@
+"""Role-based navigation. Each app adds its entries here; the base template renders them."""
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str | None = None  # a rules permission name checked without an object
+
+    def url(self) -> str | None:
+        try:
+            return reverse(self.url_name)
+        except NoReverseMatch:
+            return None
+
+
+ITEMS = [
+    NavItem(_("Home"), "home"),
+    NavItem(_("Book"), "scheduling:booker", "scheduling.use_booker"),
+    NavItem(_("Day view"), "scheduling:day_view", "scheduling.view_day"),
+    NavItem(_("My hours"), "scheduling:my_hours", "scheduling.edit_own_hours"),
+    NavItem(_("Customers"), "customers:list", "customers.view_contacts"),
+    NavItem(_("Staff"), "org:staff_list", "org.view_staff"),
+    NavItem(_("My bookings"), "bookings:mine", "bookings.view_own"),
+    NavItem(_("Administration"), "admin:index", "org.use_admin"),
+]
+
+
+def menu_for(user) -> list[dict]:
+    if not user.is_authenticated:
+        return []
+    items = []
+    for item in ITEMS:
+        if item.permission and not user.has_perm(item.permission):
+            continue
+        url = item.url()
+        if url:
+            items.append({"label": item.label, "url": url})
+    return items
