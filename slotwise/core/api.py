@@ -12,7 +12,9 @@ from .errors import Conflict, NotAllowed
 
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         exc = DRFValidationError(detail=detail)
     if isinstance(exc, Conflict):
         return Response({"detail": exc.message, **exc.detail}, status=status.HTTP_409_CONFLICT)

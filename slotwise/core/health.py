@@ -63,6 +63,8 @@ def record_heartbeat(worker_id: str, started_at) -> None:
     from .models import WorkerHeartbeat
 
     now = timezone.now()
-    WorkerHeartbeat.objects.update_or_create(worker_id=worker_id, defaults={"seen_at": now, "started_at": started_at})
+    WorkerHeartbeat.objects.update_or_create(
+        worker_id=worker_id, defaults={"seen_at": now, "started_at": started_at}
+    )
     # Forget workers that stopped long ago.
     WorkerHeartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()

@@ -12,7 +12,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "Slotwise/0.1 (+https://github.com/slotwise)"
 
 
-def client(*, base_url: str = "", timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, **kwargs) -> httpx.Client:
+def client(
+    *, base_url: str = "", timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, **kwargs
+) -> httpx.Client:
     transport = httpx.HTTPTransport(retries=2)
     return httpx.Client(
         base_url=base_url,
@@ -26,4 +28,9 @@ def client(*, base_url: str = "", timeout: httpx.Timeout | float = DEFAULT_TIMEO
 
 def _log_response(response: httpx.Response) -> None:
     request = response.request
-    log.info("outbound_http", method=request.method, url=str(request.url.copy_with(query=None)), status=response.status_code)
+    log.info(
+        "outbound_http",
+        method=request.method,
+        url=str(request.url.copy_with(query=None)),
+        status=response.status_code,
+    )

@@ -26,7 +26,10 @@ class PublicId(models.Model):
 
 class OrgScoped(TimeStamped):
     organisation = models.ForeignKey(
-        "org.Organisation", on_delete=models.CASCADE, related_name="+", verbose_name=_("organisation")
+        "org.Organisation",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
 
     class Meta:

@@ -8,18 +8,16 @@ until a provider is actually used (and a broken optional provider can't break st
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from django.utils.module_loading import import_string
-
-T = TypeVar("T")
 
 
 class UnknownProvider(LookupError):
     pass
 
 
-class Registry(Generic[T]):
+class Registry[T]:
     def __init__(self, name: str, paths: dict[str, str] | None = None) -> None:
         self.name = name
         self._paths: dict[str, str] = dict(paths or {})

@@ -36,21 +36,40 @@ class Contact(OrgScoped, PublicId):
     the contact (S4.5, S4.10); empty means the whole organisation's staff may."""
 
     unit = models.ForeignKey(
-        "org.OrgUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit")
+        "org.OrgUnit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("unit"),
     )
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="contact"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contact",
     )
     first_name = models.CharField(_("first name"), max_length=120)
     last_name = models.CharField(_("last name"), max_length=120, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
     email = models.EmailField(_("e-mail"), blank=True, db_index=True)
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
     preferred_channel = models.CharField(
-        _("preferred notification channel"), max_length=20, choices=Channel.choices, default=Channel.SMS
+        _("preferred notification channel"),
+        max_length=20,
+        choices=Channel.choices,
+        default=Channel.SMS,
     )
     location = models.ForeignKey(
-        "org.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("address")
+        "org.Location",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("address"),
     )
     notes = models.TextField(_("notes"), blank=True)
     history = HistoricalRecords()
@@ -61,10 +80,14 @@ class Contact(OrgScoped, PublicId):
         ordering = ["last_name", "first_name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "phone"], condition=~models.Q(phone=""), name="contact_phone_unique_per_org"
+                fields=["organisation", "phone"],
+                condition=~models.Q(phone=""),
+                name="contact_phone_unique_per_org",
             ),
             models.UniqueConstraint(
-                fields=["organisation", "email"], condition=~models.Q(email=""), name="contact_email_unique_per_org"
+                fields=["organisation", "email"],
+                condition=~models.Q(email=""),
+                name="contact_email_unique_per_org",
             ),
         ]
 
@@ -86,7 +109,9 @@ class Identity(OrgScoped):
         verbose_name = _("identity")
         verbose_name_plural = _("identities")
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "kind", "external_id"], name="identity_unique_per_org")
+            models.UniqueConstraint(
+                fields=["organisation", "kind", "external_id"], name="identity_unique_per_org"
+            )
         ]
 
     def __str__(self) -> str:

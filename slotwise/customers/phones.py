@@ -13,7 +13,11 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": value}, code="invalid") from None
+        raise ValidationError(
+            _("“%(value)s” is not a phone number.") % {"value": value}, code="invalid"
+        ) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError(_("“%(value)s” is not a valid phone number.") % {"value": value}, code="invalid")
+        raise ValidationError(
+            _("“%(value)s” is not a valid phone number.") % {"value": value}, code="invalid"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

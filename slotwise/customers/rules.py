@@ -1,8 +1,8 @@
 import rules
 
+from slotwise.org.roles import Role
 from slotwise.org.rules import is_staff_member, same_organisation
 from slotwise.org.selectors import staff_of
-from slotwise.org.roles import Role
 
 
 @rules.predicate
@@ -21,5 +21,9 @@ def is_own_contact(user, contact) -> bool:
 
 
 rules.add_perm("customers.view_contacts", is_staff_member)
-rules.add_perm("customers.view_contact", (same_organisation & contact_unit_visible) | is_own_contact)
-rules.add_perm("customers.change_contact", (same_organisation & contact_unit_visible) | is_own_contact)
+rules.add_perm(
+    "customers.view_contact", (same_organisation & contact_unit_visible) | is_own_contact
+)
+rules.add_perm(
+    "customers.change_contact", (same_organisation & contact_unit_visible) | is_own_contact
+)

@@ -25,21 +25,31 @@ def contacts_for(user) -> QuerySet[Contact]:
     return qs.filter(Q(unit__isnull=True) | Q(unit__path__startswith=staff.unit.path))
 
 
-def find_duplicates(*, organisation, phone: str = "", email: str = "", exclude_id=None) -> list[tuple[str, Contact]]:
+def find_duplicates(
+    *, organisation, phone: str = "", email: str = "", exclude_id=None
+) -> list[tuple[str, Contact]]:
     """Contacts of the organisation that already use this phone or e-mail: [(field, contact)]."""
     q = Q(pk__in=[])
     if phone:
         q |= Q(phone=phone) | Q(identities__kind="phone", identities__external_id=phone)
     if email:
-        q |= Q(email__iexact=email) | Q(identities__kind="email", identities__external_id__iexact=email)
+        q |= Q(email__iexact=email) | Q(
+            identities__kind="email", identities__external_id__iexact=email
+        )
     qs = Contact.objects.filter(q, organisation=organisation).distinct()
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
     found = []
     for contact in qs:
-        if phone and (contact.phone == phone or contact.identities.filter(kind="phone", external_id=phone).exists()):
+        if phone and (
+            contact.phone == phone
+            or contact.identities.filter(kind="phone", external_id=phone).exists()
+        ):
             found.append(("phone", contact))
-        if email and (contact.email.lower() == email.lower() or contact.identities.filter(kind="email", external_id__iexact=email).exists()):
+        if email and (
+            contact.email.lower() == email.lower()
+            or contact.identities.filter(kind="email", external_id__iexact=email).exists()
+        ):
             found.append(("email", contact))
     return found
 

@@ -13,7 +13,9 @@ from .phones import to_e164
 from .selectors import find_duplicates
 
 
-def _clean_contact_fields(*, organisation, phone: str, email: str, exclude_id=None) -> tuple[str, str]:
+def _clean_contact_fields(
+    *, organisation, phone: str, email: str, exclude_id=None
+) -> tuple[str, str]:
     errors: dict[str, list[str]] = {}
     e164 = ""
     if phone:
@@ -28,10 +30,15 @@ def _clean_contact_fields(*, organisation, phone: str, email: str, exclude_id=No
         except ValidationError:
             errors["email"] = [_("Enter a valid e-mail address.")]
     if not errors:
-        for field, other in find_duplicates(organisation=organisation, phone=e164, email=email, exclude_id=exclude_id):
+        for field, other in find_duplicates(
+            organisation=organisation, phone=e164, email=email, exclude_id=exclude_id
+        ):
             errors.setdefault(field, []).append(
                 _("Another contact (%(name)s) already has this %(field)s.")
-                % {"name": other, "field": _("phone number") if field == "phone" else _("e-mail address")}
+                % {
+                    "name": other,
+                    "field": _("phone number") if field == "phone" else _("e-mail address"),
+                }
             )
     if errors:
         raise ValidationError(errors)
@@ -70,9 +77,13 @@ def contact_create(
         location=location,
     )
     if e164:
-        Identity.objects.create(organisation=organisation, contact=contact, kind=IdentityKind.PHONE, external_id=e164)
+        Identity.objects.create(
+            organisation=organisation, contact=contact, kind=IdentityKind.PHONE, external_id=e164
+        )
     if email:
-        Identity.objects.create(organisation=organisation, contact=contact, kind=IdentityKind.EMAIL, external_id=email)
+        Identity.objects.create(
+            organisation=organisation, contact=contact, kind=IdentityKind.EMAIL, external_id=email
+        )
     timeline_add(contact=contact, kind="contact.created", summary=_("Contact created"), actor=actor)
     return contact
 
@@ -80,7 +91,16 @@ def contact_create(
 @transaction.atomic
 def contact_update(*, contact: Contact, actor=None, **fields) -> Contact:
     """Change a contact's own data (the customer themselves, S4.13, or staff)."""
-    allowed = {"first_name", "last_name", "phone", "email", "language", "preferred_channel", "notes", "location"}
+    allowed = {
+        "first_name",
+        "last_name",
+        "phone",
+        "email",
+        "language",
+        "preferred_channel",
+        "notes",
+        "location",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({name: [_("This field cannot be changed here.")] for name in unknown})
@@ -102,21 +122,36 @@ def contact_update(*, contact: Contact, actor=None, **fields) -> Contact:
         for kind, value in (("phone", e164), ("email", email)):
             if kind in changed and value:
                 Identity.objects.get_or_create(
-                    organisation=contact.organisation, kind=kind, external_id=value, defaults={"contact": contact}
+                    organisation=contact.organisation,
+                    kind=kind,
+                    external_id=value,
+                    defaults={"contact": contact},
                 )
         timeline_add(
-            contact=contact, kind="contact.updated", summary=_("Contact details changed"), data={"fields": changed}, actor=actor
+            contact=contact,
+            kind="contact.updated",
+            summary=_("Contact details changed"),
+            data={"fields": changed},
+            actor=actor,
         )
     return contact
 
 
 @transaction.atomic
-def identity_link(*, contact: Contact, kind: str, external_id: str, verified: bool = False) -> Identity:
+def identity_link(
+    *, contact: Contact, kind: str, external_id: str, verified: bool = False
+) -> Identity:
     """Attach a channel identity to the contact; one that belongs to another contact is an error."""
-    existing = Identity.objects.filter(organisation=contact.organisation, kind=kind, external_id=external_id).first()
+    existing = Identity.objects.filter(
+        organisation=contact.organisation, kind=kind, external_id=external_id
+    ).first()
     if existing and existing.contact_id != contact.pk:
-        raise ValidationError({"external_id": [_("This identity already belongs to another contact.")]})
-    identity = existing or Identity(organisation=contact.organisation, contact=contact, kind=kind, external_id=external_id)
+        raise ValidationError(
+            {"external_id": [_("This identity already belongs to another contact.")]}
+        )
+    identity = existing or Identity(
+        organisation=contact.organisation, contact=contact, kind=kind, external_id=external_id
+    )
     if verified and not identity.verified:
         identity.verified, identity.verified_at = True, timezone.now()
     identity.save()
@@ -124,7 +159,9 @@ def identity_link(*, contact: Contact, kind: str, external_id: str, verified: bo
 
 
 @transaction.atomic
-def consent_record(*, contact: Contact, kind: str, version: str, channel: str, accepted_at=None) -> Consent:
+def consent_record(
+    *, contact: Contact, kind: str, version: str, channel: str, accepted_at=None
+) -> Consent:
     consent = Consent.objects.create(
         organisation=contact.organisation,
         contact=contact,
@@ -142,7 +179,15 @@ def consent_record(*, contact: Contact, kind: str, version: str, channel: str, a
     return consent
 
 
-def timeline_add(*, contact: Contact, kind: str, summary: str, data: dict | None = None, actor=None, occurred_at=None) -> TimelineEntry:
+def timeline_add(
+    *,
+    contact: Contact,
+    kind: str,
+    summary: str,
+    data: dict | None = None,
+    actor=None,
+    occurred_at=None,
+) -> TimelineEntry:
     return TimelineEntry.objects.create(
         organisation=contact.organisation,
         contact=contact,

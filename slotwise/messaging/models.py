@@ -16,7 +16,12 @@ class OutboundMessage(TimeStamped):
         FAILED = "failed", _("Failed")
 
     organisation = models.ForeignKey(
-        "org.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("organisation")
+        "org.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
     channel = models.CharField(_("channel"), max_length=20)
     provider = models.CharField(_("provider"), max_length=40)
@@ -24,7 +29,9 @@ class OutboundMessage(TimeStamped):
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     body = models.TextField(_("body"))
     purpose = models.CharField(_("purpose"), max_length=40, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)

@@ -14,7 +14,12 @@ def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Ou
     from .tasks import deliver_message
 
     message = OutboundMessage.objects.create(
-        organisation=organisation, channel="sms", provider=settings.SMS_PROVIDER, to=to, body=body, purpose=purpose
+        organisation=organisation,
+        channel="sms",
+        provider=settings.SMS_PROVIDER,
+        to=to,
+        body=body,
+        purpose=purpose,
     )
     transaction.on_commit(lambda: deliver_message.enqueue(message.pk))
     return message
@@ -34,7 +39,9 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
         message.attempts += 1
         provider = sms_providers.create(message.provider)
         try:
-            result = provider.send(to=message.to, body=message.body, idempotency_key=str(message.idempotency_key))
+            result = provider.send(
+                to=message.to, body=message.body, idempotency_key=str(message.idempotency_key)
+            )
         except SmsError as exc:
             message.last_error = str(exc)[:2000]
             if exc.permanent or message.attempts >= MAX_ATTEMPTS:

@@ -14,7 +14,9 @@ class MeSerializer(serializers.Serializer):
 
 
 class MeView(APIView):
-    @extend_schema(responses=MeSerializer, summary="The signed-in user, their organisation, unit and roles")
+    @extend_schema(
+        responses=MeSerializer, summary="The signed-in user, their organisation, unit and roles"
+    )
     def get(self, request):
         staff = staff_of(request.user)
         data = {

@@ -11,7 +11,12 @@ from slotwise.core.models import OrgScoped, TimeStamped
 
 from .roles import Role
 
-COUNTRIES = [("SE", _("Sweden")), ("NL", _("Netherlands")), ("RU", _("Russia")), ("US", _("United States"))]
+COUNTRIES = [
+    ("SE", _("Sweden")),
+    ("NL", _("Netherlands")),
+    ("RU", _("Russia")),
+    ("US", _("United States")),
+]
 
 
 class Organisation(TimeStamped):
@@ -20,10 +25,16 @@ class Organisation(TimeStamped):
     country = models.CharField(_("country"), max_length=2, choices=COUNTRIES)
     time_zone = models.CharField(_("time zone"), max_length=64)
     currency = models.CharField(_("currency"), max_length=3)
-    default_language = models.CharField(_("default language"), max_length=8, choices=settings.LANGUAGES)
+    default_language = models.CharField(
+        _("default language"), max_length=8, choices=settings.LANGUAGES
+    )
     # Travel model (S4.1): great-circle distance × road factor ÷ speed, per organisation.
-    road_factor = models.DecimalField(_("road factor"), max_digits=4, decimal_places=2, default=1.30)
-    travel_speed_kmh = models.PositiveSmallIntegerField(_("average travel speed (km/h)"), default=40)
+    road_factor = models.DecimalField(
+        _("road factor"), max_digits=4, decimal_places=2, default=1.30
+    )
+    travel_speed_kmh = models.PositiveSmallIntegerField(
+        _("average travel speed (km/h)"), default=40
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -44,11 +55,21 @@ class OrgUnit(OrgScoped):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=KINDS, default="department")
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     location = models.ForeignKey(
-        "Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("address")
+        "Location",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("address"),
     )
     history = HistoricalRecords()
 
@@ -73,7 +94,9 @@ class Skill(OrgScoped):
     class Meta:
         verbose_name = _("skill")
         verbose_name_plural = _("skills")
-        constraints = [models.UniqueConstraint(fields=["organisation", "code"], name="skill_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "code"], name="skill_code_unique")
+        ]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -88,7 +111,9 @@ class Region(OrgScoped):
     country = models.CharField(_("country"), max_length=2, choices=COUNTRIES)
     postcodes = models.TextField(
         _("postcodes"),
-        help_text=_("Postcode prefixes or ranges separated by commas, for example: 1000-1099, 1200, 1300-1399."),
+        help_text=_(
+            "Postcode prefixes or ranges separated by commas, for example: 1000-1099, 1200, 1300-1399."
+        ),
     )
     history = HistoricalRecords()
 
@@ -138,13 +163,26 @@ class Staff(OrgScoped):
     """A person who works for the organisation. People join and leave (active_from/active_to);
     a leaver keeps their history but is no longer offered."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff")
-    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="staff", verbose_name=_("unit"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
+    )
+    unit = models.ForeignKey(
+        OrgUnit, on_delete=models.PROTECT, related_name="staff", verbose_name=_("unit")
+    )
     title = models.CharField(_("title"), max_length=120, blank=True)
-    languages = models.JSONField(_("languages"), default=list, blank=True, help_text=_("Language codes, e.g. en, sv."))
-    regions = models.ManyToManyField(Region, blank=True, related_name="staff", verbose_name=_("regions"))
+    languages = models.JSONField(
+        _("languages"), default=list, blank=True, help_text=_("Language codes, e.g. en, sv.")
+    )
+    regions = models.ManyToManyField(
+        Region, blank=True, related_name="staff", verbose_name=_("regions")
+    )
     home_base = models.ForeignKey(
-        Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("home base")
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("home base"),
     )
     active_from = models.DateField(_("active from"))
     active_to = models.DateField(_("active to"), null=True, blank=True)
@@ -188,7 +226,9 @@ class StaffRole(models.Model):
 
 class StaffSkill(models.Model):
     staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="skills")
-    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+", verbose_name=_("skill"))
+    skill = models.ForeignKey(
+        Skill, on_delete=models.CASCADE, related_name="+", verbose_name=_("skill")
+    )
     level = models.PositiveSmallIntegerField(
         _("level"), default=3, help_text=_("1 (beginner) to 5 (expert).")
     )
@@ -199,7 +239,9 @@ class StaffSkill(models.Model):
         verbose_name_plural = _("staff skills")
         constraints = [
             models.UniqueConstraint(fields=["staff", "skill"], name="staff_skill_unique"),
-            models.CheckConstraint(condition=models.Q(level__gte=1, level__lte=5), name="staff_skill_level_1_5"),
+            models.CheckConstraint(
+                condition=models.Q(level__gte=1, level__lte=5), name="staff_skill_level_1_5"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,9 @@ def normalise(country: str, postcode: str) -> str:
         raise ValidationError(_("Postcodes of this country are not supported."), code="country")
     pattern, digits = fmt
     if not pattern.match(value):
-        raise ValidationError(_("“%(postcode)s” is not a valid postcode.") % {"postcode": value}, code="postcode")
+        raise ValidationError(
+            _("“%(postcode)s” is not a valid postcode.") % {"postcode": value}, code="postcode"
+        )
     return re.sub(r"\D", "", value)[:digits]
 
 
@@ -41,7 +43,7 @@ def display(country: str, postcode: str) -> str:
 
 
 def parse_ranges(spec: str) -> list[tuple[str, str]]:
-    """"1000-1099, 1200" → [("1000", "1099"), ("1200", "1200")]. Both ends of a range must have
+    """ "1000-1099, 1200" → [("1000", "1099"), ("1200", "1200")]. Both ends of a range must have
     the same number of digits; a single value is a prefix. Raises ValidationError on bad input."""
     ranges = []
     for raw in re.split(r"[,;\n]+", spec or ""):
@@ -50,10 +52,15 @@ def parse_ranges(spec: str) -> list[tuple[str, str]]:
             continue
         match = re.fullmatch(r"(\d{1,6})(?:-(\d{1,6}))?", part)
         if not match:
-            raise ValidationError(_("“%(part)s” is not a postcode or a range like 1000-1099.") % {"part": raw.strip()})
+            raise ValidationError(
+                _("“%(part)s” is not a postcode or a range like 1000-1099.") % {"part": raw.strip()}
+            )
         start, end = match.group(1), match.group(2) or match.group(1)
         if len(start) != len(end) or start > end:
-            raise ValidationError(_("“%(part)s”: both ends must have as many digits, the first the smaller.") % {"part": raw.strip()})
+            raise ValidationError(
+                _("“%(part)s”: both ends must have as many digits, the first the smaller.")
+                % {"part": raw.strip()}
+            )
         ranges.append((start, end))
     if not ranges:
         raise ValidationError(_("Enter at least one postcode or range."))

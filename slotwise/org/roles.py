@@ -22,4 +22,6 @@ MANAGING_ROLES = frozenset({Role.ORG_ADMIN, Role.HEAD_OF_DEPARTMENT, Role.MANAGE
 # Roles that book for customers (call centre, S4.1).
 BOOKING_ROLES = MANAGING_ROLES | {Role.CALL_CENTRE, Role.REPRESENTATIVE, Role.PROJECT_MANAGER}
 # Roles that do the visits themselves and so have an agenda.
-AGENDA_ROLES = frozenset({Role.REPRESENTATIVE, Role.TECHNICIAN, Role.MEASURER, Role.ESTIMATOR, Role.FOREMAN})
+AGENDA_ROLES = frozenset(
+    {Role.REPRESENTATIVE, Role.TECHNICIAN, Role.MEASURER, Role.ESTIMATOR, Role.FOREMAN}
+)

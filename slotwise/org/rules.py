@@ -26,7 +26,9 @@ def is_manager(user) -> bool:
 @rules.predicate
 def same_organisation(user, obj) -> bool:
     staff = staff_of(user)
-    return bool(staff and obj is not None and getattr(obj, "organisation_id", None) == staff.organisation_id)
+    return bool(
+        staff and obj is not None and getattr(obj, "organisation_id", None) == staff.organisation_id
+    )
 
 
 @rules.predicate

@@ -15,7 +15,10 @@ def staff_of(user) -> Staff | None:
         return None
     if not hasattr(user, "_staff_cache"):
         user._staff_cache = (
-            Staff.objects.select_related("organisation", "unit").prefetch_related("roles").filter(user=user).first()
+            Staff.objects.select_related("organisation", "unit")
+            .prefetch_related("roles")
+            .filter(user=user)
+            .first()
         )
     return user._staff_cache
 
@@ -49,7 +52,11 @@ def organisations_for(user) -> QuerySet[Organisation]:
     if user.is_superuser:
         return Organisation.objects.all()
     staff = staff_of(user)
-    return Organisation.objects.filter(pk=staff.organisation_id) if staff else Organisation.objects.none()
+    return (
+        Organisation.objects.filter(pk=staff.organisation_id)
+        if staff
+        else Organisation.objects.none()
+    )
 
 
 def units_for(user) -> QuerySet[OrgUnit]:
@@ -75,9 +82,13 @@ def staff_for(user) -> QuerySet[Staff]:
     return qs.filter(unit_filter(user))
 
 
-def regions_matching(organisation: Organisation, postcode: str, country: str | None = None) -> list[Region]:
+def regions_matching(
+    organisation: Organisation, postcode: str, country: str | None = None
+) -> list[Region]:
     """Regions of the organisation whose postcode ranges contain this postcode."""
     country = country or organisation.country
     key = normalise(country, postcode)
-    regions = Region.objects.filter(organisation=organisation, country=country).prefetch_related("ranges")
+    regions = Region.objects.filter(organisation=organisation, country=country).prefetch_related(
+        "ranges"
+    )
     return [r for r in regions if any(key_in_range(key, rr.start, rr.end) for rr in r.ranges.all())]

@@ -10,12 +10,27 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .geocoding import get_geocoder
-from .models import Location, Organisation, OrgUnit, Region, RegionRange, Staff, StaffRole, StaffSkill
+from .models import (
+    Location,
+    Organisation,
+    OrgUnit,
+    Region,
+    RegionRange,
+    Staff,
+    StaffRole,
+    StaffSkill,
+)
 from .postcodes import display, normalise, parse_ranges
 
 
 @transaction.atomic
-def org_unit_create(*, organisation: Organisation, name: str, parent: OrgUnit | None = None, kind: str = "department") -> OrgUnit:
+def org_unit_create(
+    *,
+    organisation: Organisation,
+    name: str,
+    parent: OrgUnit | None = None,
+    kind: str = "department",
+) -> OrgUnit:
     if parent is not None and parent.organisation_id != organisation.id:
         raise ValidationError({"parent": _("The parent unit belongs to another organisation.")})
     unit = OrgUnit.objects.create(organisation=organisation, name=name, parent=parent, kind=kind)
@@ -37,14 +52,21 @@ def org_unit_move(*, unit: OrgUnit, parent: OrgUnit | None) -> OrgUnit:
     unit.parent = parent
     unit.save(update_fields=["parent"])
     for descendant in OrgUnit.objects.select_for_update().filter(path__startswith=old):
-        descendant.path = new + descendant.path[len(old):]
+        descendant.path = new + descendant.path[len(old) :]
         descendant.save(update_fields=["path"])
     unit.refresh_from_db()
     return unit
 
 
 @transaction.atomic
-def region_save(*, organisation: Organisation, name: str, country: str, postcodes: str, region: Region | None = None) -> Region:
+def region_save(
+    *,
+    organisation: Organisation,
+    name: str,
+    country: str,
+    postcodes: str,
+    region: Region | None = None,
+) -> Region:
     """Create or update a region; the postcode text is validated and stored as ranges."""
     try:
         ranges = parse_ranges(postcodes)
@@ -62,7 +84,13 @@ def region_save(*, organisation: Organisation, name: str, country: str, postcode
 
 @transaction.atomic
 def location_create(
-    *, organisation: Organisation, postcode: str, country: str | None = None, address: str = "", city: str = "", label: str = ""
+    *,
+    organisation: Organisation,
+    postcode: str,
+    country: str | None = None,
+    address: str = "",
+    city: str = "",
+    label: str = "",
 ) -> Location:
     """Validate the postcode, geocode it and store the location. A postcode that does not geocode
     is a field error on `postcode`; nothing is written."""
@@ -73,7 +101,9 @@ def location_create(
         raise ValidationError({"postcode": exc.messages}) from None
     result = get_geocoder().geocode(country=country, postcode=postcode, address=address)
     if result is None:
-        raise ValidationError({"postcode": _("We could not find postcode “%(postcode)s”.") % {"postcode": postcode}})
+        raise ValidationError(
+            {"postcode": _("We could not find postcode “%(postcode)s”.") % {"postcode": postcode}}
+        )
     return Location.objects.create(
         organisation=organisation,
         label=label,

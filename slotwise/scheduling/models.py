@@ -31,7 +31,11 @@ class WorkingHours(TimeStamped):
         verbose_name = _("working hours")
         verbose_name_plural = _("working hours")
         ordering = ["staff", "weekday", "start"]
-        constraints = [models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="working_hours_end_after_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="working_hours_end_after_start"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
@@ -72,7 +76,11 @@ class TimeOff(TimeStamped):
         verbose_name = _("time off")
         verbose_name_plural = _("time off")
         ordering = ["staff", "start"]
-        constraints = [models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="time_off_end_after_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="time_off_end_after_start"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"

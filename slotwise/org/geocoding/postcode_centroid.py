@@ -16,7 +16,10 @@ def _table() -> dict[str, dict[str, tuple[float, float]]]:
     by_country: dict[str, dict[str, tuple[float, float]]] = {}
     with TABLE.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            by_country.setdefault(row["country"], {})[row["prefix"]] = (float(row["lat"]), float(row["lng"]))
+            by_country.setdefault(row["country"], {})[row["prefix"]] = (
+                float(row["lat"]),
+                float(row["lng"]),
+            )
     return by_country
 
 
@@ -31,5 +34,7 @@ class PostcodeCentroidGeocoder(Geocoder):
         for length in range(len(key), 0, -1):
             hit = table.get(key[:length])
             if hit:
-                return GeoResult(hit[0], hit[1], self.kind, "postcode" if length == len(key) else "area")
+                return GeoResult(
+                    hit[0], hit[1], self.kind, "postcode" if length == len(key) else "area"
+                )
         return None
