@@ -81,8 +81,7 @@ fmt: install
 	$(BIN)/ruff format slotwise bench
 
 messages: install
-	cd slotwise && ../$(PY) ../manage.py makemessages -l en -l sv -l ru -l nl --ignore=scheduling/engine/* -v 0
-	cd slotwise && ../$(PY) ../manage.py makemessages -d djangojs -l en -l sv -l ru -l nl -v 0 || true
+	$(PY) manage.py makemessages -l en -l sv -l ru -l nl --ignore=.venv --ignore=node_modules --ignore=var --ignore="slotwise/scheduling/engine/*" --ignore="tests_browser/*" --no-obsolete -v 0
 
 bench: install
 	@DATABASE_URL="$${DATABASE_URL:-$(PG_URL)}" SLOTWISE_TESTING=1 $(PY) -m bench $(if $(BENCH),--only $(BENCH),)
