@@ -27,7 +27,7 @@ class OrganisationAdmin(OrgScopedAdmin):
 class OrgUnitForm(forms.ModelForm):
     class Meta:
         model = OrgUnit
-        fields = "__all__"
+        fields = ["organisation", "name", "kind", "parent", "location"]
 
     def clean_parent(self):
         parent = self.cleaned_data.get("parent")
@@ -66,7 +66,7 @@ class OrgUnitAdmin(OrgScopedAdmin):
 class RegionForm(forms.ModelForm):
     class Meta:
         model = Region
-        fields = "__all__"
+        fields = ["organisation", "name", "country", "postcodes"]
 
     def clean_postcodes(self):
         value = self.cleaned_data.get("postcodes", "")
