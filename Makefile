@@ -74,7 +74,7 @@ test-sqlite: install
 lint: install
 	$(BIN)/ruff check slotwise bench
 	$(BIN)/ruff format --check slotwise bench
-	SLOTWISE_TESTING=1 $(PY) manage.py makemigrations --check --dry-run >/dev/null
+	DATABASE_URL= SLOTWISE_TESTING=1 $(PY) manage.py makemigrations --check --dry-run >/dev/null
 
 fmt: install
 	$(BIN)/ruff check --fix slotwise bench
