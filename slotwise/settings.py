@@ -100,7 +100,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # PostgreSQL in production, CI and benchmarks; an embedded SQLite file is the zero-setup default.
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'slotwise.sqlite3'}")
+# An empty DATABASE_URL means the same as none: the embedded SQLite file.
+DATABASE_URL = (
+    env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'slotwise.sqlite3'}"
+)
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env.int("DB_CONN_MAX_AGE", default=0)
