@@ -46,7 +46,7 @@ demo: install browsers
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 	DEBUG=1 $(PY) manage.py demo_data
 	@echo "Starting the worker and the web server on http://$(HOST):$(PORT) (Ctrl-C stops both)"
-	@DEBUG=1 $(PY) manage.py worker --interval 0.5 & WORKER=$$!; \
+	@DEBUG=1 $(PY) manage.py worker --queue-name '*' --interval 0.5 & WORKER=$$!; \
 	  trap "kill $$WORKER 2>/dev/null" EXIT INT TERM; \
 	  DEBUG=1 $(BIN)/uvicorn slotwise.asgi:application --host $(HOST) --port $(PORT) --workers 1
 
