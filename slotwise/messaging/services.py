@@ -29,9 +29,13 @@ MAX_ATTEMPTS = 5
 
 
 def message_deliver(*, message_id: int) -> OutboundMessage | None:
-    """Send one pending message. Safe to call twice: a sent message is not sent again."""
+    """Send one pending message. Safe to call twice: a sent message is not sent again.
+
+    A transient provider error is recorded (attempt count, last error) and then raised, so the
+    task can retry later; after MAX_ATTEMPTS, or on a permanent error, the message is FAILED."""
     from .sms import SmsError, sms_providers
 
+    transient: SmsError | None = None
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().filter(pk=message_id).first()
         if message is None or message.status != OutboundMessage.Status.PENDING:
@@ -46,12 +50,14 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
             message.last_error = str(exc)[:2000]
             if exc.permanent or message.attempts >= MAX_ATTEMPTS:
                 message.status = OutboundMessage.Status.FAILED
+            else:
+                transient = exc
             message.save()
-            if message.status == OutboundMessage.Status.PENDING:
-                raise  # the task fails; the caller re-enqueues with a delay
-            return message
-        message.status = OutboundMessage.Status.SENT
-        message.provider_message_id = result.provider_message_id
-        message.sent_at = timezone.now()
-        message.save()
-        return message
+        else:
+            message.status = OutboundMessage.Status.SENT
+            message.provider_message_id = result.provider_message_id
+            message.sent_at = timezone.now()
+            message.save()
+    if transient is not None:
+        raise transient  # recorded above; the caller re-enqueues with a delay
+    return message

@@ -173,11 +173,6 @@ def test_message_deliver_twilio_permanent_failure_marks_failed(provider, twilio,
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="messaging.services.message_deliver re-raises inside transaction.atomic(), so the "
-    "attempts/last_error it saved are rolled back and MAX_ATTEMPTS is never reached",
-)
 def test_message_deliver_twilio_transient_failure_stays_pending(provider, twilio, settings):
     settings.SMS_PROVIDER = "twilio"
     twilio.reply = (503, {"message": "Service Unavailable"})
