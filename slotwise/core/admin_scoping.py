@@ -8,7 +8,10 @@ org admins) reach these pages; Django additionally requires `is_staff` to log in
 
 from __future__ import annotations
 
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from slotwise.org.roles import Role
@@ -107,6 +110,29 @@ class OrgScopedAdminMixin:
             return qs
         return scope_queryset(
             qs, request.user, org_path=org, unit_path=unit, unit_nullable=nullable
+        )
+
+    # --- history pages: simple_history falls back to the historical rows of objects the
+    # queryset doesn't return (meant for deleted objects), which would show other organisations'
+    # data; only objects in the scoped queryset have a history page here.
+    def _in_scope(self, request, object_id) -> bool:
+        if request.user.is_superuser:
+            return True
+        try:
+            return self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, TypeError, ValidationError):
+            return False
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self._in_scope(request, object_id):
+            raise Http404
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not self._in_scope(request, object_id):
+            raise Http404
+        return super().history_form_view(
+            request, object_id, version_id, extra_context=extra_context
         )
 
     # --- choices limited to the same organisation ------------------------------------------

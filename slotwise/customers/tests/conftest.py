@@ -1,0 +1,3 @@
+"""Shared test settings."""
+
+from slotwise.core.tests.conftest import _test_settings  # noqa: F401
