@@ -1,0 +1,58 @@
+"""A task enqueued while no worker runs is kept in the database and done once a worker starts."""
+
+import pytest
+from django.core.management import call_command
+
+from slotwise.core.models import WorkerHeartbeat
+from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.tasks import deliver_message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueued_task_survives_until_worker_runs(settings):
+    settings.SMS_PROVIDER = "console"
+    message = OutboundMessage.objects.create(
+        channel="sms", provider="console", to="+31612345678", body="Your visit is confirmed"
+    )
+    result = deliver_message.enqueue(message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.PENDING  # nothing ran yet
+    assert WorkerHeartbeat.objects.count() == 0
+
+    call_command(
+        "worker",
+        "--batch",
+        "--interval",
+        "0",
+        "--queue-name",
+        "*",
+        "--no-startup-delay",
+        "--no-reload",
+        "--worker-id",
+        "test-worker",
+        verbosity=0,
+    )
+
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.SENT
+    assert message.attempts == 1  # sent exactly once
+    assert message.sent_at is not None
+    assert WorkerHeartbeat.objects.filter(worker_id="test-worker").exists()
+    result.refresh()
+    assert result.status == "SUCCESSFUL"
+    assert result.return_value == OutboundMessage.Status.SENT
+
+    # A second worker run finds nothing to do and does not send again.
+    call_command(
+        "worker",
+        "--batch",
+        "--interval",
+        "0",
+        "--queue-name",
+        "*",
+        "--no-startup-delay",
+        "--no-reload",
+        verbosity=0,
+    )
+    message.refresh_from_db()
+    assert message.attempts == 1
