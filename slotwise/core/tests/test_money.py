@@ -52,7 +52,7 @@ def test_different_currencies_refuse(a, b):
     with pytest.raises(MoneyError):
         a - b
     with pytest.raises(MoneyError):
-        a < b
+        assert a < b
 
 
 @pytest.mark.parametrize("value", [1.5, 0.1])

@@ -1,5 +1,8 @@
 """A task enqueued while no worker runs is kept in the database and done once a worker starts."""
 
+import threading
+import time
+
 import pytest
 from django.core.management import call_command
 
@@ -8,8 +11,22 @@ from slotwise.messaging.models import OutboundMessage
 from slotwise.messaging.tasks import deliver_message
 
 
+class PatientThread(threading.Thread):
+    """A batch run can finish before the heartbeat thread is first scheduled (the worker only
+    beats from its thread); give the first beat a moment, as a long-running worker would."""
+
+    def start(self):
+        super().start()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not WorkerHeartbeat.objects.exists():
+            time.sleep(0.05)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_enqueued_task_survives_until_worker_runs(settings):
+def test_enqueued_task_survives_until_worker_runs(settings, monkeypatch):
+    from slotwise.core.management.commands import worker
+
+    monkeypatch.setattr(worker.threading, "Thread", PatientThread)
     settings.SMS_PROVIDER = "console"
     message = OutboundMessage.objects.create(
         channel="sms", provider="console", to="+31612345678", body="Your visit is confirmed"
