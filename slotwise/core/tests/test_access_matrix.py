@@ -370,3 +370,49 @@ def test_api_me_returns_own_org_only(world, client):
 
 def test_api_me_requires_login(client, db):
     assert client.get("/api/me/").status_code in (401, 403)
+
+
+def test_admin_staff_change_page_with_inlines(world, client):
+    w = world
+    client.force_login(w["mgr1"].user)
+    response = client.get(f"/admin/org/staff/{w['tech_sub'].pk}/change/")
+    assert response.status_code == 200
+    prefixes = {formset.formset.prefix for formset in response.context["inline_admin_formsets"]}
+    assert {"roles", "skills", "working_hours", "exceptions"} <= prefixes
+    form = response.context["adminform"].form
+    assert "organisation" not in form.fields
+    assert set(form.fields["unit"].queryset) == {w["dept1"], w["sub"]}
+    assert all(r.organisation_id == w["org_a"].pk for r in form.fields["regions"].queryset)
+
+
+def test_superuser_sees_everything(world, client):
+    boss = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    page = changelist_names(client, "/admin/customers/contact/")
+    for name in ("Orgwide", "Dept1Contact", "Dept2Contact", "OrgBContact"):
+        assert name in page
+    response = client.get("/admin/customers/contact/add/")
+    assert "organisation" in response.context["adminform"].form.fields
+    assert client.get(f"/admin/customers/contact/{world['c_b'].pk}/history/").status_code == 200
+
+
+def test_admin_region_change_with_bad_postcodes_keeps_ranges(world, client):
+    from slotwise.org import services
+    from slotwise.org.models import Region
+
+    region = services.region_save(
+        organisation=world["org_a"], name="South", country="NL", postcodes="3000-3099"
+    )
+    client.force_login(world["admin_a"].user)
+    response = client.post(
+        f"/admin/org/region/{region.pk}/change/",
+        {"name": "South", "country": "NL", "postcodes": "3099-3000"},
+    )
+    assert response.status_code == 200
+    assert "postcodes" in response.context["adminform"].form.errors
+    region = Region.objects.get(pk=region.pk)
+    assert region.postcodes == "3000-3099"
+    assert [str(r) for r in region.ranges.all()] == ["3000-3099"]
+    # Another organisation's admin can't reach it.
+    client.force_login(world["mgr_b"].user)
+    assert client.get(f"/admin/org/region/{region.pk}/change/").status_code in (302, 404)
