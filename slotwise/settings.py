@@ -181,6 +181,8 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 SOCIALACCOUNT_AUTO_SIGNUP = True
+# S0.6: sign-up with a social account needs no form, even when the provider (X) gives no e-mail.
+SOCIALACCOUNT_EMAIL_REQUIRED = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -223,6 +225,8 @@ if FACEBOOK_ENABLED:
         "SCOPE": ["email", "public_profile"],
         "APPS": [{"client_id": FACEBOOK_CLIENT_ID, "secret": FACEBOOK_SECRET}],
     }
+    if FACEBOOK_GRAPH_URL:  # a local Graph API (tests, demo) instead of Facebook's
+        SOCIALACCOUNT_PROVIDERS["facebook"]["GRAPH_API_URL"] = FACEBOOK_GRAPH_URL
 if TWITTER_ENABLED:
     SOCIALACCOUNT_PROVIDERS["twitter_oauth2"] = {
         "APPS": [{"client_id": TWITTER_CLIENT_ID, "secret": TWITTER_SECRET}],

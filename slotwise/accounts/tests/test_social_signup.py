@@ -166,20 +166,12 @@ def idp_consent(location: str) -> tuple[str, dict]:
     return back.path, {k: v[0] for k, v in parse_qs(back.query).items()}
 
 
-def finish_signup_form_if_needed(client, spec: Spec, resp, *, new_user: bool):
-    """X gives no e-mail, and Slotwise requires one: on first sign-up allauth shows its
-    sign-up form (username pre-filled from X) and the user types an e-mail address."""
-    if spec.email is not None or not new_user:
-        return resp
+def no_signup_form(client, spec: Spec, resp, *, new_user: bool):
+    """S0.6: sign-up needs no form, even for X, which gives no e-mail address: the callback
+    logs the new user straight in (SOCIALACCOUNT_EMAIL_REQUIRED is off)."""
     assert resp.status_code == 302
-    assert resp["Location"] == reverse("socialaccount_signup")
-    form = client.get(resp["Location"])
-    assert form.status_code == 200
-    assert form.context["form"].initial.get("username") == spec.profile["username"]
-    return client.post(
-        reverse("socialaccount_signup"),
-        {"email": "xavier.lund@example.com", "username": spec.profile["username"]},
-    )
+    assert resp["Location"] != reverse("socialaccount_signup")
+    return resp
 
 
 def full_login(client, spec: Spec, idp: FakeIdP, *, new_user: bool = True):
@@ -188,7 +180,7 @@ def full_login(client, spec: Spec, idp: FakeIdP, *, new_user: bool = True):
     assert path == spec.callback_path
     assert back["state"] == params["state"]
     resp = client.get(path, back)
-    return params, finish_signup_form_if_needed(client, spec, resp, new_user=new_user)
+    return params, no_signup_form(client, spec, resp, new_user=new_user)
 
 
 def logged_in_user(client):
@@ -210,8 +202,8 @@ def test_signup_then_login_again(client, wired, spec):
     assert User.objects.count() == 1
     account = SocialAccount.objects.get(provider=spec.allauth_provider, uid=spec.uid)
     assert account.user == user
-    expected_email = spec.email or "xavier.lund@example.com"
-    assert user.email == expected_email
+    # The e-mail comes from the provider; X gives none, and the user has none until they add it.
+    assert user.email == spec.email
 
     # The IdP saw exactly one token request, with the right client credentials.
     (token_req,) = idp.seen(spec.key, "token")
