@@ -19,7 +19,8 @@ from slotwise.org.selectors import staff_of
 
 
 def _field_names(model) -> set[str]:
-    return {f.name for f in model._meta.get_fields()}
+    # Forward fields only: a reverse relation (Region.staff, OrgUnit.staff) is not ownership.
+    return {f.name for f in model._meta.fields}
 
 
 def scope_queryset(

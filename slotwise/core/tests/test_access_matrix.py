@@ -416,3 +416,14 @@ def test_admin_region_change_with_bad_postcodes_keeps_ranges(world, client):
     # Another organisation's admin can't reach it.
     client.force_login(world["mgr_b"].user)
     assert client.get(f"/admin/org/region/{region.pk}/change/").status_code in (302, 404)
+
+
+def test_admin_regions_are_organisation_wide(world, client):
+    """Regions have no unit: every manager of the organisation sees them (once), no one else."""
+    from slotwise.org import services
+
+    services.region_save(organisation=world["org_a"], name="RegionA", country="NL", postcodes="10")
+    services.region_save(organisation=world["org_b"], name="RegionB", country="NL", postcodes="10")
+    client.force_login(world["mgr1"].user)
+    response = client.get("/admin/org/region/")
+    assert [r.name for r in response.context["cl"].result_list] == ["RegionA"]

@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 
 from slotwise.core.models import WorkerHeartbeat
 from slotwise.messaging.models import OutboundMessage
@@ -18,7 +19,12 @@ class PatientThread(threading.Thread):
     def start(self):
         super().start()
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not WorkerHeartbeat.objects.exists():
+        while time.monotonic() < deadline:
+            try:
+                if WorkerHeartbeat.objects.exists():
+                    return
+            except OperationalError:  # SQLite: the heartbeat thread is writing right now
+                pass
             time.sleep(0.05)
 
 
