@@ -1,5 +1,6 @@
 """Playwright browser tests: one headless Chromium per module, the demo data loaded per test."""
 
+import io
 import os
 
 import pytest
@@ -23,7 +24,8 @@ DEMO_PASSWORD = "slotwise-demo"
 @pytest.fixture(scope="session")
 def _plain_http():
     """The live server speaks plain HTTP: no redirect to HTTPS, no secure-only cookies. Applied
-    before the live server starts, because SecurityMiddleware reads its settings once."""
+    before the live server starts, because SecurityMiddleware reads its settings once. A fast
+    password hasher keeps the many logins quick (the demo users' hash is made with it too)."""
     from django.test import override_settings
 
     override = override_settings(
@@ -31,6 +33,7 @@ def _plain_http():
         SESSION_COOKIE_SECURE=False,
         CSRF_COOKIE_SECURE=False,
         SECURE_HSTS_SECONDS=0,
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     )
     override.enable()
     yield
@@ -61,7 +64,7 @@ def demo(live_server):
     from django.core.management import call_command
 
     cache.clear()  # allauth's login rate limit counts per IP; every test starts afresh
-    call_command("demo_data", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("demo_data", stdout=io.StringIO())
     return live_server
 
 
