@@ -4,7 +4,11 @@ import pytest
 
 from .conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("browser"),
+]
 
 ORGS = ["se", "la", "msk", "fleet", "nl"]
 # Demo username suffix → the home page's role (data-testid="home-<role>").

@@ -4,7 +4,11 @@ import pytest
 
 from .conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("browser"),
+]
 
 PHONE = {"width": 390, "height": 844}
 NAV_DISPLAY = "getComputedStyle(document.getElementById('nav')).display"
