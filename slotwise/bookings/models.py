@@ -1,1 +1,113 @@
+"""Appointments and their life: held, confirmed, cancelled, no-show, done."""
 
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from slotwise.core.models import OrgScoped, PublicId
+
+
+class BookingStatus(models.TextChoices):
+    HELD = "held", _("Held")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANCELLED = "cancelled", _("Cancelled")
+    NO_SHOW = "no_show", _("No-show")
+    DONE = "done", _("Done")
+
+
+ACTIVE_STATUSES = (BookingStatus.HELD, BookingStatus.CONFIRMED)
+
+
+class Booking(OrgScoped, PublicId):
+    """One appointment of one contact with one staff member.
+
+    `start`/`end` are the appointment itself (UTC); `blocked_start`/`blocked_end` add the type's
+    buffers and are what occupies the staff member's calendar.
+
+    No double booking (ARCHITECTURE rule 4): `services.booking_create/reschedule` lock the staff
+    row and re-check before writing. On PostgreSQL, migration 0002 also adds an exclusion
+    constraint as the last line of defence::
+
+        booking_no_overlap EXCLUDE USING gist (
+            staff_id WITH =, tstzrange(blocked_start, blocked_end, '[)') WITH &&
+        ) WHERE (status IN ('held', 'confirmed') AND exclusive)
+
+    It is added with raw SQL (btree_gist extension) and only on PostgreSQL, so it is deliberately
+    *not* declared in `Meta.constraints`: `django.contrib.postgres` is not installed and SQLite
+    could not create it; the model state stays consistent with the migrations. `exclusive` is
+    True for one-to-one types (capacity 1); group bookings (several seats at one start) are kept
+    apart by the service alone. An expired hold still has status "held", so the service cancels
+    expired holds that overlap before inserting.
+    """
+
+    type = models.ForeignKey(
+        "scheduling.AppointmentType",
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("appointment type"),
+    )
+    staff = models.ForeignKey(
+        "org.Staff", on_delete=models.PROTECT, related_name="bookings", verbose_name=_("staff")
+    )
+    contact = models.ForeignKey(
+        "customers.Contact",
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("contact"),
+    )
+    unit = models.ForeignKey(
+        "org.OrgUnit",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("unit"),
+        help_text=_("The staff member's unit when the booking was made."),
+    )
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    blocked_start = models.DateTimeField(_("blocked from"))
+    blocked_end = models.DateTimeField(_("blocked until"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=BookingStatus.choices, default=BookingStatus.HELD
+    )
+    hold_expires_at = models.DateTimeField(_("hold expires at"), null=True, blank=True)
+    exclusive = models.BooleanField(
+        _("exclusive"), default=True, help_text=_("True for one-to-one appointment types.")
+    )
+    location = models.ForeignKey(
+        "org.Location",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("location"),
+    )
+    seats = models.PositiveIntegerField(_("seats"), default=1)
+    notes = models.TextField(_("notes"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["staff", "blocked_start"], name="booking_staff_blocked_idx"),
+            models.Index(fields=["organisation", "start"], name="booking_org_start_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="booking_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(blocked_start__lte=models.F("start"))
+                & models.Q(blocked_end__gte=models.F("end")),
+                name="booking_blocked_covers_appointment",
+            ),
+            models.CheckConstraint(condition=models.Q(seats__gte=1), name="booking_seats_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.start:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

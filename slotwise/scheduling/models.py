@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from slotwise.core.models import TimeStamped
+from slotwise.core.models import OrgScoped, TimeStamped
 
 WEEKDAYS = [
     (0, _("Monday")),
@@ -84,3 +84,97 @@ class TimeOff(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
+
+
+class AppointmentMode(models.TextChoices):
+    CUSTOMER_ADDRESS = "customer_address", _("At the customer's address")
+    BRANCH = "branch", _("At a branch")
+    PHONE = "phone", _("By phone")
+    VIDEO = "video", _("By video")
+
+
+class AppointmentType(OrgScoped):
+    """What a customer can book: its length, buffers, where it happens, how many seats it has
+    (1 = one-to-one; more = a group), the booking rules and the price."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"))
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"))
+    buffer_before = models.PositiveIntegerField(_("buffer before (minutes)"), default=0)
+    buffer_after = models.PositiveIntegerField(_("buffer after (minutes)"), default=0)
+    mode = models.CharField(
+        _("mode"), max_length=20, choices=AppointmentMode.choices, default=AppointmentMode.BRANCH
+    )
+    capacity = models.PositiveIntegerField(
+        _("capacity"), default=1, help_text=_("1 for one-to-one; more for a group with seats.")
+    )
+    min_notice_minutes = models.PositiveIntegerField(_("minimum notice (minutes)"), default=0)
+    horizon_days = models.PositiveIntegerField(_("bookable days ahead"), default=90)
+    cancel_window_hours = models.PositiveIntegerField(_("cancel until (hours before)"), default=0)
+    reschedule_window_hours = models.PositiveIntegerField(
+        _("reschedule until (hours before)"), default=0
+    )
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, default=0)
+    currency = models.CharField(_("currency"), max_length=3)
+    prepayment_required = models.BooleanField(_("prepayment required"), default=False)
+    required_skills = models.ManyToManyField(
+        "org.Skill",
+        through="AppointmentTypeSkill",
+        blank=True,
+        related_name="+",
+        verbose_name=_("required skills"),
+    )
+    allowed_units = models.ManyToManyField(
+        "org.OrgUnit", blank=True, related_name="+", verbose_name=_("allowed units")
+    )
+    allowed_regions = models.ManyToManyField(
+        "org.Region", blank=True, related_name="+", verbose_name=_("allowed regions")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("appointment type")
+        verbose_name_plural = _("appointment types")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "slug"], name="appointment_type_slug_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gt=0), name="appointment_type_duration_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1), name="appointment_type_capacity_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppointmentTypeSkill(models.Model):
+    """A skill the staff member must have, at least at `min_level`, to deliver the type."""
+
+    type = models.ForeignKey(
+        AppointmentType, on_delete=models.CASCADE, related_name="skill_requirements"
+    )
+    skill = models.ForeignKey(
+        "org.Skill", on_delete=models.CASCADE, related_name="+", verbose_name=_("skill")
+    )
+    min_level = models.PositiveSmallIntegerField(_("minimum level"), default=1)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("required skill")
+        verbose_name_plural = _("required skills")
+        constraints = [
+            models.UniqueConstraint(fields=["type", "skill"], name="appointment_type_skill_unique"),
+            models.CheckConstraint(
+                condition=models.Q(min_level__gte=1, min_level__lte=5),
+                name="appointment_type_skill_level_1_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill} ≥ {self.min_level}"
