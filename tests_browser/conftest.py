@@ -82,3 +82,10 @@ def log_in(browser, base_url: str, username: str, *, viewport=None):
     with page.expect_navigation():
         form.locator("button[type=submit]").last.click()
     return page
+
+
+def pytest_configure(config):
+    # Known to pytest-xdist; registered here too so `-p no:xdist` runs without a warning.
+    config.addinivalue_line(
+        "markers", "xdist_group(name): run the group's tests on one xdist worker"
+    )
