@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from slotwise.core.admin_scoping import OrgScopedAdmin, OrgScopedInlineMixin
+from slotwise.org.roles import Role
 from slotwise.org.selectors import staff_of
 from slotwise.scheduling.models import AvailabilityException, WorkingHours
 
@@ -42,6 +43,15 @@ class OrgUnitAdmin(OrgScopedAdmin):
     list_display = ["name", "kind", "parent", "path"]
     readonly_fields = ["path"]
     search_fields = ["name"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        staff = staff_of(request.user)
+        if "parent" in form.base_fields and not request.user.is_superuser:
+            # Below org admins a unit must sit under one the user can see, or they'd lose it.
+            if staff is None or not staff.has_role(Role.ORG_ADMIN):
+                form.base_fields["parent"].required = True
+        return form
 
     def save_model(self, request, obj, form, change):
         organisation = (

@@ -34,6 +34,10 @@ class Command(DBWorkerCommand):
                     connection.close()
                 stop.wait(HEARTBEAT_SECONDS)
 
+        try:  # one beat before any task runs, so even a short --batch run is seen
+            record_heartbeat(worker_id, started_at)
+        except Exception:
+            pass
         thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
         thread.start()
         try:
