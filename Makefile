@@ -61,14 +61,17 @@ test: install browsers lint
 	@DB="$${DATABASE_URL:-}"; \
 	if [ -z "$$DB" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then DB="$(PG_URL)"; fi; \
 	if [ -n "$$DB" ]; then echo "make test: database PostgreSQL ($${DB%%@*}@…)"; else echo "make test: database SQLite"; fi; \
-	DATABASE_URL="$$DB" $(MAKE) --no-print-directory _pytest
+	DATABASE_URL="$$DB" $(MAKE) --no-print-directory _pytest && \
+	if [ -n "$$DB" ]; then echo "make test: the non-browser suite again on SQLite"; $(MAKE) --no-print-directory _pytest_sqlite; fi
 
 _pytest:
 	DEBUG=0 SLOTWISE_TESTING=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 	SLOTWISE_TESTING=1 $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The non-browser suite on SQLite as well (the demo's database).
-test-sqlite: install
+test-sqlite: install _pytest_sqlite
+
+_pytest_sqlite:
 	DATABASE_URL= SLOTWISE_TESTING=1 $(PY) -m pytest -n 2 -m "not browser and not postgres" $(PYTEST_ARGS)
 
 lint: install
