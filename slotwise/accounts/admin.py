@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from slotwise.core.admin_scoping import AdminAccessMixin
 from slotwise.org.roles import Role
 from slotwise.org.selectors import staff_of
 
@@ -19,7 +20,7 @@ RESTRICTED = ("is_superuser", "groups", "user_permissions")
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
+class UserAdmin(AdminAccessMixin, DjangoUserAdmin, SimpleHistoryAdmin):
     list_display = (
         "username",
         "first_name",
@@ -72,23 +73,10 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
             for name, opts in fieldsets
         ]
 
-    def _may_use(self, request) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and user.has_perm("org.use_admin"))
-
-    def has_module_permission(self, request):
-        return self._may_use(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._may_use(request)
-
-    def has_add_permission(self, request):
-        return self._may_use(request)
-
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
-        return self._may_use(request)
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser

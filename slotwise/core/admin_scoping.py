@@ -81,7 +81,31 @@ def guess_paths(model) -> tuple[str | None, str | None, bool]:
     return org, unit, nullable
 
 
-class OrgScopedAdminMixin:
+class AdminAccessMixin:
+    """Who may use the admin: active `is_staff` users with the `org.use_admin` rules permission
+    (managers and org admins). Which rows they see is up to the admin's `get_queryset`."""
+
+    def _may_use(self, request) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and user.has_perm("org.use_admin"))
+
+    def has_module_permission(self, request):
+        return self._may_use(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_use(request)
+
+    def has_add_permission(self, request, *args):
+        return self._may_use(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_use(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_use(request)
+
+
+class OrgScopedAdminMixin(AdminAccessMixin):
     """Mix into a ModelAdmin/InlineModelAdmin of a model that belongs to one organisation."""
 
     #: Override when the guesses of `guess_paths` are wrong for a model.
@@ -189,26 +213,6 @@ class OrgScopedAdminMixin:
             if staff is not None:
                 obj.organisation = staff.organisation
         super().save_model(request, obj, form, change)
-
-    # --- who may use the admin ---------------------------------------------------------------
-    def _may_use(self, request) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and user.has_perm("org.use_admin"))
-
-    def has_module_permission(self, request):
-        return self._may_use(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._may_use(request)
-
-    def has_add_permission(self, request, *args):
-        return self._may_use(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._may_use(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._may_use(request)
 
 
 class OrgScopedInlineMixin(OrgScopedAdminMixin):
