@@ -36,20 +36,19 @@ def find_duplicates(
         q |= Q(email__iexact=email) | Q(
             identities__kind="email", identities__external_id__iexact=email
         )
-    qs = Contact.objects.filter(q, organisation=organisation).distinct()
+    qs = (
+        Contact.objects.filter(q, organisation=organisation)
+        .distinct()
+        .prefetch_related("identities")
+    )
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
     found = []
     for contact in qs:
-        if phone and (
-            contact.phone == phone
-            or contact.identities.filter(kind="phone", external_id=phone).exists()
-        ):
+        ids = {(i.kind, i.external_id.lower()) for i in contact.identities.all()}
+        if phone and (contact.phone == phone or ("phone", phone.lower()) in ids):
             found.append(("phone", contact))
-        if email and (
-            contact.email.lower() == email.lower()
-            or contact.identities.filter(kind="email", external_id__iexact=email).exists()
-        ):
+        if email and (contact.email.lower() == email.lower() or ("email", email.lower()) in ids):
             found.append(("email", contact))
     return found
 

@@ -113,10 +113,9 @@ def contact_update(*, contact: Contact, actor=None, **fields) -> Contact:
     )
     changed = []
     for name, value in {**fields, "phone": e164, "email": email}.items():
-        if name in fields or name in ("phone", "email"):
-            if getattr(contact, name) != value:
-                setattr(contact, name, value)
-                changed.append(name)
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+            changed.append(name)
     if changed:
         contact.save()
         for kind, value in (("phone", e164), ("email", email)):

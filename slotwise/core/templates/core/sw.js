@@ -1,6 +1,5 @@
 // Slotwise service worker: makes the site installable and keeps the app shell for offline starts.
 const CACHE = "slotwise-v1";
-const SHELL = ["/", "{{ request.scheme }}://{{ request.get_host }}/static/htmx.min.js"];
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(["/static/slotwise/app.css"])).catch(() => null));
   self.skipWaiting();
