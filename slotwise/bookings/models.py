@@ -1,5 +1,6 @@
 """Appointments and their life: held, confirmed, cancelled, no-show, done."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -16,6 +17,14 @@ class BookingStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (BookingStatus.HELD, BookingStatus.CONFIRMED)
+
+
+class BookingSource(models.TextChoices):
+    BOOKER = "booker", _("Booker (call centre)")
+    PUBLIC = "public", _("Public booking page")
+    PORTAL = "portal", _("Customer portal")
+    API = "api", _("API")
+    STAFF = "staff", _("Staff")
 
 
 class Booking(OrgScoped, PublicId):
@@ -82,6 +91,25 @@ class Booking(OrgScoped, PublicId):
         verbose_name=_("location"),
     )
     seats = models.PositiveIntegerField(_("seats"), default=1)
+    services = models.ManyToManyField(
+        "scheduling.AppointmentType",
+        blank=True,
+        related_name="+",
+        verbose_name=_("combined services"),
+        help_text=_("Further services done in the same visit (S4.9)."),
+    )
+    source = models.CharField(
+        _("booked through"), max_length=10, choices=BookingSource.choices, default="staff"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("booked by"),
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     history = HistoricalRecords()
 
@@ -92,6 +120,14 @@ class Booking(OrgScoped, PublicId):
         indexes = [
             models.Index(fields=["staff", "blocked_start"], name="booking_staff_blocked_idx"),
             models.Index(fields=["organisation", "start"], name="booking_org_start_idx"),
+            # The loader's busy-time query: active bookings ending after the window starts (past
+            # appointments, done or cancelled, are not in this index at all).
+            models.Index(
+                fields=["staff", "blocked_end"],
+                condition=models.Q(status__in=["held", "confirmed"]),
+                name="booking_active_staff_end_idx",
+            ),
+            models.Index(fields=["contact", "-start"], name="booking_contact_start_idx"),
         ]
         constraints = [
             models.CheckConstraint(

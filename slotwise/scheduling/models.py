@@ -1,6 +1,10 @@
-"""Availability: weekly working hours in local wall-clock time, dated exceptions and time off.
-(Appointment types, travel settings and external busy times are added by the booking engine.)"""
+"""Availability (weekly working hours in local wall-clock time, dated exceptions, time off,
+external busy time), appointment types and the organisation's scheduling policy (ranking weights,
+travel source, slot step, public holidays)."""
 
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -76,6 +80,7 @@ class TimeOff(TimeStamped):
         verbose_name = _("time off")
         verbose_name_plural = _("time off")
         ordering = ["staff", "start"]
+        indexes = [models.Index(fields=["staff", "end"], name="time_off_staff_end_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(end__gt=models.F("start")), name="time_off_end_after_start"
@@ -91,6 +96,107 @@ class AppointmentMode(models.TextChoices):
     BRANCH = "branch", _("At a branch")
     PHONE = "phone", _("By phone")
     VIDEO = "video", _("By video")
+
+
+class Prepayment(models.TextChoices):
+    NONE = "none", _("No prepayment")
+    DEPOSIT = "deposit", _("Deposit")
+    FULL = "full", _("Full prepayment")
+
+
+WEIGHT_NAMES = ("earliest", "travel", "compact", "continuity", "skill", "fairness")
+
+
+def _weight_field(verbose_name, *, null: bool = False, default=None):
+    return models.DecimalField(
+        verbose_name,
+        max_digits=4,
+        decimal_places=2,
+        null=null,
+        blank=null,
+        default=default,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("10"))],
+    )
+
+
+class TravelSourceKind(models.TextChoices):
+    GREAT_CIRCLE = "great_circle", _("Estimate from coordinates")
+    OSRM = "osrm", _("Routing service (OSRM)")
+
+
+class SchedulingPolicy(TimeStamped):
+    """How the option generator works for one organisation (S4.14: changed by the business).
+
+    Weights are in 0..10; a type may override each one. Travel: great-circle distance x the
+    organisation's road factor / speed (on Organisation), or an OSRM-compatible routing service."""
+
+    organisation = models.OneToOneField(
+        "org.Organisation",
+        on_delete=models.CASCADE,
+        related_name="scheduling_policy",
+        verbose_name=_("organisation"),
+    )
+    weight_earliest = _weight_field(_("weight: earliest"), default=Decimal("1.00"))
+    weight_travel = _weight_field(_("weight: least travel"), default=Decimal("1.00"))
+    weight_compact = _weight_field(_("weight: compact day"), default=Decimal("1.00"))
+    weight_continuity = _weight_field(_("weight: usual staff member"), default=Decimal("1.00"))
+    weight_skill = _weight_field(_("weight: skill level"), default=Decimal("0.50"))
+    weight_fairness = _weight_field(_("weight: fair load"), default=Decimal("0.50"))
+    slot_step_minutes = models.PositiveSmallIntegerField(
+        _("start times every (minutes)"),
+        default=15,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+    )
+    travel_source = models.CharField(
+        _("travel times"),
+        max_length=20,
+        choices=TravelSourceKind.choices,
+        default=TravelSourceKind.GREAT_CIRCLE,
+    )
+    observe_public_holidays = models.BooleanField(
+        _("closed on public holidays"),
+        default=True,
+        help_text=_("Public holidays of the organisation's country are days off for everyone."),
+    )
+    hold_minutes = models.PositiveSmallIntegerField(
+        _("hold while paying (minutes)"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("scheduling policy")
+        verbose_name_plural = _("scheduling policies")
+
+    def __str__(self) -> str:
+        return str(self.organisation)
+
+
+class ExternalBusy(TimeStamped):
+    """Busy time from an external calendar (filled by calendar sync, S4.4). Blocks time only: the
+    engine never shows its summary and never routes travel through it."""
+
+    staff = models.ForeignKey("org.Staff", on_delete=models.CASCADE, related_name="external_busy")
+    start = models.DateTimeField(_("from"))
+    end = models.DateTimeField(_("until"))
+    source = models.CharField(_("calendar"), max_length=100, blank=True)
+    external_id = models.CharField(_("external id"), max_length=255, blank=True)
+    summary = models.CharField(_("summary"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("external busy time")
+        verbose_name_plural = _("external busy times")
+        ordering = ["staff", "start"]
+        indexes = [models.Index(fields=["staff", "end"], name="external_busy_staff_end_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="external_busy_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%H:%M}"
 
 
 class AppointmentType(OrgScoped):
@@ -116,7 +222,35 @@ class AppointmentType(OrgScoped):
     )
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3)
-    prepayment_required = models.BooleanField(_("prepayment required"), default=False)
+    prepayment = models.CharField(
+        _("prepayment"), max_length=10, choices=Prepayment.choices, default=Prepayment.NONE
+    )
+    deposit_amount = models.DecimalField(
+        _("deposit"),
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text=_("Paid when booking if the prepayment rule is a deposit."),
+    )
+    combinable = models.BooleanField(
+        _("can be combined"),
+        default=False,
+        help_text=_("Can be added to another service in one visit (durations and skills add up)."),
+    )
+    slot_step_minutes = models.PositiveSmallIntegerField(
+        _("start times every (minutes)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text=_("Empty: the organisation's setting."),
+    )
+    # Ranking weights for this type; empty = the organisation's weight (SchedulingPolicy).
+    weight_earliest = _weight_field(_("weight: earliest"), null=True)
+    weight_travel = _weight_field(_("weight: least travel"), null=True)
+    weight_compact = _weight_field(_("weight: compact day"), null=True)
+    weight_continuity = _weight_field(_("weight: usual staff member"), null=True)
+    weight_skill = _weight_field(_("weight: skill level"), null=True)
+    weight_fairness = _weight_field(_("weight: fair load"), null=True)
     required_skills = models.ManyToManyField(
         "org.Skill",
         through="AppointmentTypeSkill",
@@ -151,6 +285,12 @@ class AppointmentType(OrgScoped):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def needs_travel(self) -> bool:
+        """Phone and video appointments need no travel (S4.3); at a branch the staff member is
+        at the branch, at the customer's address they travel there."""
+        return self.mode == AppointmentMode.CUSTOMER_ADDRESS
 
 
 class AppointmentTypeSkill(models.Model):
