@@ -9,7 +9,7 @@ from django.core.management import call_command
 from slotwise.customers.models import Contact
 from slotwise.org.models import Location, Organisation, OrgUnit, Staff, StaffRole
 from slotwise.org.roles import Role
-from slotwise.scheduling.models import WorkingHours
+from slotwise.scheduling.models import AppointmentType, SchedulingPolicy, WorkingHours
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,7 @@ def test_demo_data_is_complete_and_idempotent():
         Staff.objects.count(),
         Contact.objects.count(),
         Location.objects.count(),
+        AppointmentType.objects.count(),
     )
     call_command("demo_data", stdout=io.StringIO())
     assert counts == (
@@ -29,8 +30,20 @@ def test_demo_data_is_complete_and_idempotent():
         Staff.objects.count(),
         Contact.objects.count(),
         Location.objects.count(),
+        AppointmentType.objects.count(),
     )
     assert counts[0] == 5
+    assert SchedulingPolicy.objects.count() == 5
+    advies = AppointmentType.objects.get(organisation__slug="adviesgroep", slug="advies")
+    assert advies.needs_travel and {r.name for r in advies.allowed_regions.all()} == {
+        "Amsterdam",
+        "Utrecht",
+    }
+    assert {(s.skill.code, s.min_level) for s in advies.skill_requirements.all()} == {
+        ("hypotheek", 3)
+    }
+    for org in Organisation.objects.all():
+        assert AppointmentType.objects.filter(organisation=org, active=True).exists(), org
     users = get_user_model().objects.all()
     for prefix in ("se", "la", "msk", "fleet", "nl"):
         for suffix in ("admin", "manager", "rep", "tech", "customer"):

@@ -17,10 +17,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from slotwise.customers.services import contact_create
-from slotwise.org.models import Organisation, Skill
+from slotwise.org.models import Organisation, Region, Skill
 from slotwise.org.roles import Role
 from slotwise.org.services import location_create, org_unit_create, region_save, staff_create
-from slotwise.scheduling.models import WorkingHours
+from slotwise.scheduling.models import (
+    AppointmentMode,
+    AppointmentType,
+    AppointmentTypeSkill,
+    Prepayment,
+    SchedulingPolicy,
+    WorkingHours,
+)
 
 DEMO_PASSWORD = "slotwise-demo"
 SEED = 20260101
@@ -610,6 +617,59 @@ ORGS = [
 
 EXTRA_CONTACTS = 6
 
+# Appointment types per organisation slug: (slug, name, minutes, mode, price, extra fields,
+# required skills {code: min level}, allowed region names).
+M = AppointmentMode
+TYPES = {
+    "samtalsbolaget": [
+        (
+            "session",
+            "Personligt samtal",
+            60,
+            M.BRANCH,
+            "950",
+            {"prepayment": Prepayment.FULL},
+            {},
+            [],
+        ),
+        ("video", "Videosamtal", 45, M.VIDEO, "750", {}, {}, []),
+    ],
+    "fixright": [
+        (
+            "repair",
+            "Repair visit",
+            90,
+            M.CUSTOMER_ADDRESS,
+            "120",
+            {"buffer_after": 15},
+            {"plumbing": 2},
+            [],
+        ),
+        ("estimate", "Estimate visit", 30, M.CUSTOMER_ADDRESS, "0", {"combinable": True}, {}, []),
+    ],
+    "remstroy": [
+        ("measurement", "Замер объекта", 60, M.CUSTOMER_ADDRESS, "0", {}, {}, []),
+    ],
+    "driveon": [
+        ("onboarding-call", "Звонок по подключению", 20, M.PHONE, "0", {}, {}, []),
+        ("inspection", "Осмотр автомобиля", 30, M.BRANCH, "0", {}, {}, []),
+    ],
+    "adviesgroep": [
+        (
+            "advies",
+            "Hypotheekadviesgesprek",
+            60,
+            M.CUSTOMER_ADDRESS,
+            "0",
+            {"buffer_before": 10, "buffer_after": 10, "cancel_window_hours": 24},
+            {"hypotheek": 3},
+            ["Amsterdam", "Utrecht"],
+        ),
+        ("telefonisch", "Telefonisch advies", 30, M.PHONE, "0", {}, {}, []),
+        ("groepsvoorlichting", "Groepsvoorlichting", 90, M.BRANCH, "0", {"capacity": 8}, {}, []),
+    ],
+}
+
 
 class Command(BaseCommand):
     help = f"Load the demo organisations (idempotent). Every demo user's password is “{DEMO_PASSWORD}”."
@@ -625,6 +685,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Created {spec['name']}")
             else:
                 self._refresh(spec, password_hash)
+                self._scheduling(existing)
                 self.stdout.write(f"{spec['name']} already exists: demo passwords refreshed")
             for username, roles in self._logins(spec):
                 logins.append((spec["name"], roles, username))
@@ -691,6 +752,7 @@ class Command(BaseCommand):
                         continue  # Wednesday afternoon off
                     hours.append(WorkingHours(staff=staff, weekday=weekday, start=start, end=end))
         WorkingHours.objects.bulk_create(hours)
+        self._scheduling(org)
 
         for suffix, first, last, phone, home in spec["customers"]:
             user = self._user(spec, suffix, first, last, password_hash, phone=phone)
@@ -715,6 +777,28 @@ class Command(BaseCommand):
                 language=spec["language"],
                 location=self._location(org, home),
             )
+
+    def _scheduling(self, org) -> None:
+        """The scheduling policy and the appointment types (created when missing)."""
+        SchedulingPolicy.objects.get_or_create(organisation=org)
+        for slug, name, minutes, mode, price, extra, skills, regions in TYPES.get(org.slug, []):
+            if AppointmentType.objects.filter(organisation=org, slug=slug).exists():
+                continue
+            type_ = AppointmentType.objects.create(
+                organisation=org,
+                slug=slug,
+                name=name,
+                duration_minutes=minutes,
+                mode=mode,
+                price=price,
+                currency=org.currency,
+                **extra,
+            )
+            for code, level in skills.items():
+                skill = Skill.objects.get(organisation=org, code=code)
+                AppointmentTypeSkill.objects.create(type=type_, skill=skill, min_level=level)
+            if regions:
+                type_.allowed_regions.set(Region.objects.filter(organisation=org, name__in=regions))
 
     def _location(self, org, home, label: str = ""):
         postcode, address, city = home
