@@ -1,15 +1,26 @@
-"""Every write to a booking. Keyword-only, atomic, audited on the contact's timeline.
+"""Every write to a booking. Keyword-only, atomic, audited (simple-history) and written to the
+contact's timeline; the customer's message is queued in the same transaction
+(`notifications.booking_changed`, outbox rule).
 
 No double booking (ARCHITECTURE rule 4): creating or moving a booking locks the staff row, so
 writes for one staff member are serialised, then re-checks the blocked interval against the
-staff member's active bookings before inserting. On PostgreSQL the exclusion constraint
-`booking_no_overlap` is the last line of defence; its violation (and a deadlock) become
-`Conflict`, never a 500.
+staff member's active bookings and, with `enforce_availability`, every other hard rule
+(`scheduling.selectors.check_bookable`: working hours, time off, holidays, external busy time,
+travel, skills, regions, notice, horizon) before inserting. On PostgreSQL the exclusion
+constraint `booking_no_overlap` is the last line of defence; its violation (and a deadlock)
+become `Conflict`, never a 500.
+
+Holds: a hold blocks its time until `hold_expires_at`. An expired hold stops counting at once
+(the checks ignore it and release it when something else needs the time); `booking_hold_expire`
+cancels every lapsed hold, run by the task `bookings.tasks.expire_holds`, which `booking_create`
+enqueues (after commit) to run when the hold lapses.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
@@ -21,7 +32,14 @@ from slotwise.customers.services import timeline_add
 from slotwise.org.models import Staff
 from slotwise.scheduling.models import AppointmentType
 
-from .models import ACTIVE_STATUSES, Booking, BookingStatus
+from . import notifications
+from .models import ACTIVE_STATUSES, Booking, BookingSource, BookingStatus
+
+try:  # part of the scheduling app's contract (scheduling.selectors)
+    from slotwise.scheduling.selectors import check_bookable, visit_spec
+except ImportError:  # pragma: no cover - only while the selectors are being written
+    check_bookable = None
+    visit_spec = None
 
 DEFAULT_HOLD_MINUTES = 15
 DEADLOCK = "40P01"
@@ -39,45 +57,89 @@ def _is_lock_failure(exc: OperationalError) -> bool:
     return code in (DEADLOCK, SERIALIZATION_FAILURE)
 
 
+@dataclass(frozen=True)
+class _LocalSpec:
+    """Fallback for `scheduling.selectors.VisitSpec` (same attribute names) while the selectors
+    are not importable."""
+
+    types: tuple
+    duration: int
+    buffer_before: int
+    buffer_after: int
+    capacity: int
+    min_notice_minutes: int
+    horizon_days: int
+    main: AppointmentType = field(repr=False, default=None)
+
+
+def _spec(types: Sequence[AppointmentType]):
+    """The combined visit of `types` (the first is the main one)."""
+    if visit_spec is not None:
+        return visit_spec(list(types))
+    main = types[0]
+    return _LocalSpec(
+        types=tuple(types),
+        duration=sum(t.duration_minutes for t in types),
+        buffer_before=max(t.buffer_before for t in types),
+        buffer_after=max(t.buffer_after for t in types),
+        capacity=main.capacity,
+        min_notice_minutes=max(t.min_notice_minutes for t in types),
+        horizon_days=min(t.horizon_days for t in types),
+        main=main,
+    )
+
+
+def _combined_spec(*, type: AppointmentType, services: Sequence[AppointmentType]):
+    """VisitSpec for a type plus extra services; errors under the field "services"."""
+    extras = [s for s in services if s.pk != type.pk]
+    if len({s.pk for s in extras}) != len(extras):
+        raise ValidationError({"services": _("Each service can be added once.")})
+    try:
+        return _spec([type, *extras]), extras
+    except ValidationError as exc:
+        if not extras or not hasattr(exc, "error_dict"):
+            raise
+        messages = [m for msgs in exc.message_dict.values() for m in msgs]
+        raise ValidationError({"services": messages}) from exc
+
+
 def _interval(
-    type: AppointmentType, start: datetime.datetime
+    spec, start: datetime.datetime
 ) -> tuple[datetime.datetime, datetime.datetime, datetime.datetime]:
-    end = start + datetime.timedelta(minutes=type.duration_minutes)
-    blocked_start = start - datetime.timedelta(minutes=type.buffer_before)
-    blocked_end = end + datetime.timedelta(minutes=type.buffer_after)
+    end = start + datetime.timedelta(minutes=spec.duration)
+    blocked_start = start - datetime.timedelta(minutes=spec.buffer_before)
+    blocked_end = end + datetime.timedelta(minutes=spec.buffer_after)
     return end, blocked_start, blocked_end
 
 
-def _validate_start(
-    *, type: AppointmentType, start, now: datetime.datetime, field: str = "start"
-) -> None:
+def _validate_start(*, spec, start, now: datetime.datetime, field: str = "start") -> None:
     if not isinstance(start, datetime.datetime):
         raise ValidationError({field: _("Enter a valid date and time.")})
     if timezone.is_naive(start):
         raise ValidationError({field: _("The time must include a time zone.")})
-    if start < now + datetime.timedelta(minutes=type.min_notice_minutes):
+    if start < now + datetime.timedelta(minutes=spec.min_notice_minutes):
         raise ValidationError(
             {
                 field: ValidationError(
                     _("This time is too soon; please book at least %(minutes)s minutes ahead."),
                     code="min_notice",
-                    params={"minutes": type.min_notice_minutes},
+                    params={"minutes": spec.min_notice_minutes},
                 )
             }
         )
-    if start > now + datetime.timedelta(days=type.horizon_days):
+    if start > now + datetime.timedelta(days=spec.horizon_days):
         raise ValidationError(
             {
                 field: ValidationError(
                     _("This time is too far ahead; bookings open %(days)s days in advance."),
                     code="horizon",
-                    params={"days": type.horizon_days},
+                    params={"days": spec.horizon_days},
                 )
             }
         )
 
 
-def _validate_parties(*, type: AppointmentType, staff: Staff, contact) -> None:
+def _validate_parties(*, type: AppointmentType, staff: Staff, contact, location=None) -> None:
     errors = {}
     if not type.active:
         errors["type"] = _("This appointment type can no longer be booked.")
@@ -87,8 +149,28 @@ def _validate_parties(*, type: AppointmentType, staff: Staff, contact) -> None:
         errors["contact"] = _("Choose a contact.")
     elif contact.organisation_id != type.organisation_id:
         errors["contact"] = _("This contact does not belong to the organisation.")
+    if location is not None and location.organisation_id != type.organisation_id:
+        errors["location"] = _("This address does not belong to the organisation.")
     if errors:
         raise ValidationError(errors)
+
+
+def _cancel_lapsed(bookings, *, now) -> int:
+    """Cancel lapsed holds (already selected under a lock); history and timeline written."""
+    count = 0
+    for booking in bookings:
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        booking._change_reason = "hold expired"
+        booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+        timeline_add(
+            contact=booking.contact,
+            kind="booking.hold_expired",
+            summary=_("The hold for %(start)s expired") % {"start": booking.start.isoformat()},
+            data={"booking": str(booking.public_id)},
+        )
+        count += 1
+    return count
 
 
 def _release_expired_holds(*, staff_id: int, blocked_start, blocked_end, now) -> None:
@@ -100,10 +182,8 @@ def _release_expired_holds(*, staff_id: int, blocked_start, blocked_end, now) ->
         hold_expires_at__lte=now,
         blocked_start__lt=blocked_end,
         blocked_end__gt=blocked_start,
-    )
-    for booking in expired:
-        booking.status = BookingStatus.CANCELLED
-        booking.save(update_fields=["status", "updated_at"])
+    ).select_related("contact__organisation")
+    _cancel_lapsed(expired, now=now)
 
 
 def _active_overlapping(*, staff_id: int, blocked_start, blocked_end, now, exclude_pk=None):
@@ -132,8 +212,9 @@ def _check_free(
     seats: int,
     now,
     exclude_pk=None,
-) -> None:
-    """Raise Conflict unless the interval is free (under the staff lock)."""
+) -> int:
+    """Raise Conflict unless the interval is free (under the staff lock). Returns the seats
+    already taken in the group session at `start` (0 for one-to-one types and new sessions)."""
     _release_expired_holds(
         staff_id=staff_id, blocked_start=blocked_start, blocked_end=blocked_end, now=now
     )
@@ -147,7 +228,7 @@ def _check_free(
     if type.capacity == 1:
         if overlapping.exists():
             raise _taken()
-        return
+        return 0
     # A group: only bookings of the same session (type, start) may share the time.
     if overlapping.exclude(type=type, start=start).exists():
         raise _taken()
@@ -156,8 +237,24 @@ def _check_free(
         .select_for_update()
         .values_list("seats", flat=True)
     )
-    if sum(session) + seats > type.capacity:
+    taken = sum(session)
+    if taken + seats > type.capacity:
         raise _taken()
+    return taken
+
+
+def _check_bookable(*, spec, staff, start, location, now, exclude_booking=None) -> None:
+    """Every other hard rule for this one option (under the staff lock)."""
+    if check_bookable is None:  # pragma: no cover - until the selectors exist
+        return
+    check_bookable(
+        spec=spec,
+        staff=staff,
+        start=start,
+        location=location,
+        now=now,
+        exclude_booking=exclude_booking,
+    )
 
 
 def _guarded(fn):
@@ -175,6 +272,25 @@ def _guarded(fn):
         raise
 
 
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _schedule_hold_expiry(booking: Booking) -> None:
+    """After commit, enqueue the task that cancels the hold once it lapses."""
+    from .tasks import expire_holds
+
+    when = booking.hold_expires_at
+
+    def enqueue() -> None:
+        try:
+            expire_holds.using(run_after=when).enqueue()
+        except Exception:  # noqa: BLE001 - housekeeping only: a lapsed hold never blocks anyway
+            pass
+
+    transaction.on_commit(enqueue)
+
+
 def booking_create(
     *,
     type: AppointmentType,
@@ -184,16 +300,29 @@ def booking_create(
     actor=None,
     hold_minutes: int | None = None,
     seats: int = 1,
+    services: Sequence[AppointmentType] = (),
+    source: str = BookingSource.STAFF,
     location=None,
     notes: str = "",
+    enforce_availability: bool = True,
     now: datetime.datetime | None = None,
 ) -> Booking:
-    """Book `start` with `staff`. With `hold_minutes` the booking is a hold that expires unless
-    confirmed; without, it is confirmed at once. Raises ValidationError for bad input and
-    Conflict when the time was taken."""
+    """Book `start` with `staff` for `contact`.
+
+    `services` are further combinable types done in the same visit (S4.9): the visit's length,
+    buffers, skills and rules come from the combined `VisitSpec`. With `hold_minutes` the booking
+    is a hold that expires unless confirmed; without, it is confirmed at once. `location` is the
+    customer's address for in-person types (saved here if it is not yet). With
+    `enforce_availability` (the default) every hard rule is re-checked under the staff lock;
+    staff may pass False to book outside the published availability (overlaps are refused
+    whatever the flag). Raises ValidationError for bad input and Conflict when the time was taken.
+    """
     now = now or timezone.now()
-    _validate_parties(type=type, staff=staff, contact=contact)
-    _validate_start(type=type, start=start, now=now)
+    _validate_parties(type=type, staff=staff, contact=contact, location=location)
+    spec, extras = _combined_spec(type=type, services=services)
+    _validate_start(spec=spec, start=start, now=now)
+    if source not in BookingSource.values:
+        raise ValidationError({"source": _("Choose a valid source.")})
     if hold_minutes is not None and hold_minutes <= 0:
         raise ValidationError({"hold_minutes": _("A hold must last at least one minute.")})
     if seats < 1 or seats > type.capacity:
@@ -206,11 +335,11 @@ def booking_create(
                 )
             }
         )
-    end, blocked_start, blocked_end = _interval(type, start)
+    end, blocked_start, blocked_end = _interval(spec, start)
 
     def create() -> Booking:
         locked = Staff.objects.select_for_update().get(pk=staff.pk)
-        _check_free(
+        taken = _check_free(
             type=type,
             staff_id=locked.pk,
             start=start,
@@ -219,6 +348,12 @@ def booking_create(
             seats=seats,
             now=now,
         )
+        # Joining a group session that already exists needs no new availability check: the
+        # session's time was checked when its first seat was booked.
+        if enforce_availability and taken == 0:
+            _check_bookable(spec=spec, staff=locked, start=start, location=location, now=now)
+        if location is not None and location.pk is None:
+            location.save()
         held = hold_minutes is not None
         booking = Booking.objects.create(
             organisation_id=type.organisation_id,
@@ -235,8 +370,12 @@ def booking_create(
             exclusive=type.capacity == 1,
             location=location,
             seats=seats,
+            source=source,
+            created_by=_user(actor),
             notes=notes,
         )
+        if extras:
+            booking.services.set(extras)
         timeline_add(
             contact=contact,
             kind="booking.created",
@@ -245,6 +384,9 @@ def booking_create(
             data={"booking": str(booking.public_id), "status": booking.status},
             actor=actor,
         )
+        notifications.booking_changed(booking=booking, event="created")
+        if held:
+            _schedule_hold_expiry(booking)
         return booking
 
     return _guarded(create)
@@ -290,6 +432,7 @@ def booking_confirm(
             data={"booking": str(current.public_id)},
             actor=actor,
         )
+        notifications.booking_changed(booking=current, event="confirmed")
         return current
 
     result = _guarded(confirm)
@@ -298,10 +441,17 @@ def booking_confirm(
 
 
 def booking_cancel(
-    *, booking: Booking, actor=None, now: datetime.datetime | None = None
+    *,
+    booking: Booking,
+    actor=None,
+    reason: str = "",
+    enforce_window: bool = True,
+    now: datetime.datetime | None = None,
 ) -> Booking:
-    """Cancel; refused (field "start") once inside the type's cancel window."""
+    """Cancel. With `enforce_window` (customers), a confirmed booking can no longer be cancelled
+    inside the type's cancel window (error on field "start"); staff may pass False."""
     now = now or timezone.now()
+    reason = (reason or "").strip()
     with transaction.atomic():
         current = Booking.objects.select_for_update().select_related("type").get(pk=booking.pk)
         if current.status == BookingStatus.CANCELLED:
@@ -309,7 +459,11 @@ def booking_cancel(
         if current.status not in ACTIVE_STATUSES:
             raise ValidationError({"status": _("This booking can no longer be cancelled.")})
         window = datetime.timedelta(hours=current.type.cancel_window_hours)
-        if current.status == BookingStatus.CONFIRMED and current.start - window < now:
+        if (
+            enforce_window
+            and current.status == BookingStatus.CONFIRMED
+            and current.start - window < now
+        ):
             raise ValidationError(
                 {
                     "start": ValidationError(
@@ -321,14 +475,20 @@ def booking_cancel(
             )
         current.status = BookingStatus.CANCELLED
         current.hold_expires_at = None
-        current.save(update_fields=["status", "hold_expires_at", "updated_at"])
+        current.cancelled_at = now
+        current._change_reason = reason[:100] or None
+        current.save(update_fields=["status", "hold_expires_at", "cancelled_at", "updated_at"])
+        data = {"booking": str(current.public_id)}
+        if reason:
+            data["reason"] = reason
         timeline_add(
             contact=current.contact,
             kind="booking.cancelled",
             summary=_("Booking for %(start)s cancelled") % {"start": current.start.isoformat()},
-            data={"booking": str(current.public_id)},
+            data=data,
             actor=actor,
         )
+        notifications.booking_changed(booking=current, event="cancelled")
     booking.refresh_from_db()
     return current
 
@@ -356,22 +516,42 @@ def booking_mark(*, booking: Booking, status: str, actor=None) -> Booking:
 
 
 def booking_reschedule(
-    *, booking: Booking, start: datetime.datetime, actor=None, now: datetime.datetime | None = None
+    *,
+    booking: Booking,
+    start: datetime.datetime,
+    staff: Staff | None = None,
+    actor=None,
+    enforce_availability: bool = True,
+    enforce_window: bool = True,
+    now: datetime.datetime | None = None,
 ) -> Booking:
-    """Move to a new start (same staff and type), with the same checks as creating; refused
-    (field "start") once inside the type's reschedule window. Raises Conflict if taken."""
+    """Move to a new start (and optionally to another staff member of the organisation), with
+    the same checks as creating. With `enforce_window` (customers) it is refused (field "start")
+    once inside the type's reschedule window. Raises Conflict if the new time is taken."""
     now = now or timezone.now()
     type = booking.type
-    _validate_start(type=type, start=start, now=now)
-    end, blocked_start, blocked_end = _interval(type, start)
+    spec = _spec([type, *booking.services.exclude(pk=type.pk)])
+    _validate_start(spec=spec, start=start, now=now)
+    if staff is not None and staff.organisation_id != booking.organisation_id:
+        raise ValidationError(
+            {"staff": _("This staff member does not belong to the organisation.")}
+        )
+    end, blocked_start, blocked_end = _interval(spec, start)
 
     def reschedule() -> Booking:
-        Staff.objects.select_for_update().get(pk=booking.staff_id)
+        target_id = staff.pk if staff is not None else booking.staff_id
+        # Lock both staff rows in a fixed order so two moves never deadlock each other.
+        locked = {
+            s.pk: s
+            for s in Staff.objects.select_for_update()
+            .filter(pk__in={booking.staff_id, target_id})
+            .order_by("pk")
+        }
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status not in ACTIVE_STATUSES:
             raise ValidationError({"status": _("This booking can no longer be moved.")})
         window = datetime.timedelta(hours=type.reschedule_window_hours)
-        if current.start - window < now:
+        if enforce_window and current.start - window < now:
             raise ValidationError(
                 {
                     "start": ValidationError(
@@ -381,9 +561,9 @@ def booking_reschedule(
                     )
                 }
             )
-        _check_free(
+        taken = _check_free(
             type=type,
-            staff_id=current.staff_id,
+            staff_id=target_id,
             start=start,
             blocked_start=blocked_start,
             blocked_end=blocked_end,
@@ -391,10 +571,24 @@ def booking_reschedule(
             now=now,
             exclude_pk=current.pk,
         )
-        old_start = current.start
+        if enforce_availability and taken == 0:
+            _check_bookable(
+                spec=spec,
+                staff=locked[target_id],
+                start=start,
+                location=current.location,
+                now=now,
+                exclude_booking=current,
+            )
+        old_start, old_staff_id = current.start, current.staff_id
         current.start, current.end = start, end
         current.blocked_start, current.blocked_end = blocked_start, blocked_end
-        current.save(update_fields=["start", "end", "blocked_start", "blocked_end", "updated_at"])
+        fields = ["start", "end", "blocked_start", "blocked_end", "updated_at"]
+        if target_id != old_staff_id:
+            current.staff = locked[target_id]
+            current.unit_id = locked[target_id].unit_id
+            fields += ["staff", "unit"]
+        current.save(update_fields=fields)
         timeline_add(
             contact=current.contact,
             kind="booking.rescheduled",
@@ -403,8 +597,23 @@ def booking_reschedule(
             data={"booking": str(current.public_id), "from": old_start.isoformat()},
             actor=actor,
         )
+        notifications.booking_changed(booking=current, event="rescheduled")
         return current
 
     result = _guarded(reschedule)
     booking.refresh_from_db()
     return result
+
+
+def booking_hold_expire(*, now: datetime.datetime | None = None) -> int:
+    """Cancel every hold that has lapsed; returns how many. Safe to run concurrently (rows are
+    locked and skipped if another worker has them). No message goes to the customer: a lapsed
+    hold is an abandoned booking, not a cancelled appointment; the timeline records it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lapsed = (
+            Booking.objects.filter(status=BookingStatus.HELD, hold_expires_at__lte=now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact__organisation")
+        )
+        return _cancel_lapsed(list(lapsed), now=now)
