@@ -1,0 +1,508 @@
+"""The loader: what the option generator needs, in a constant number of queries.
+
+Whatever the number of staff, one request reads:
+
+1. the candidate staff — organisation, active on the window's dates, every required skill at the
+   minimum level, the type's allowed units (and below), the ``unit`` narrowing, the preferred
+   staff member, the regions rule (below) — with their name, unit, home base and the levels of
+   the required skills: **one query** (skills and regions are ``EXISTS`` sub-queries);
+2. their weekly working hours: one query; their dated exceptions in the window: one query;
+3. their busy time in the window — active bookings (confirmed, or held and not expired) with
+   buffers and locations through the partial index ``booking_active_staff_end_idx``, time off,
+   external calendar busy time: **one query** (``UNION ALL``, times already as epoch minutes);
+4. the contact's previous staff: one query (only with a contact); the org units with addresses
+   (only when a branch booking has no location of its own): one query.
+
+The regions rule: a type with allowed regions is offered only at postcodes inside one of them,
+and only by staff who serve one of those regions that contains the postcode. A type at the
+customer's address without allowed regions is offered by staff who serve a region containing
+the postcode, or who have no regions at all (they go anywhere). Branch, phone and video types
+ignore regions unless the type restricts them.
+
+Working time is expanded with :func:`~slotwise.scheduling.engine.calendar.expand_working_time`,
+memoised per (rules, exceptions, time zone, dates, closed dates): staff who share the same hours
+share one expansion, so 500 staff × 14 days costs a handful of expansions. Public holidays of
+the organisation's country are closed dates when ``policy.observe_public_holidays``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, Subquery
+
+from slotwise.bookings.models import Booking, BookingStatus
+from slotwise.org.models import OrgUnit, Region, RegionRange, Staff, StaffSkill
+from slotwise.org.postcodes import key_in_range, normalise
+from slotwise.scheduling.engine.calendar import (
+    DateException,
+    WeeklyRule,
+    expand_working_time,
+    to_minutes,
+)
+from slotwise.scheduling.engine.types import Busy, Point, StaffSnapshot
+from slotwise.scheduling.holidays import closed_dates
+
+from .models import AppointmentMode, AvailabilityException, WorkingHours
+
+UTC = dt.UTC
+_NO_REGIONS = frozenset()
+
+
+@dataclass
+class Snapshot:
+    """Everything the engine needs for one request, plus what the selectors show."""
+
+    staff: list[StaffSnapshot]
+    names: dict[int, str]
+    tz: str
+    previous_staff_ids: tuple[int, ...] = ()
+    #: group sessions of the requested type: (staff_id, start_min, seats taken)
+    sessions: list[tuple[int, int, int]] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    load_start: int = 0
+    load_end: int = 0
+
+
+# -- regions ---------------------------------------------------------------------------------
+
+
+def regions_for_postcode(organisation, country: str, postcode: str) -> frozenset[int]:
+    """Ids of the organisation's regions whose postcode ranges contain `postcode` (one query)."""
+    if not postcode:
+        return _NO_REGIONS
+    try:
+        key = normalise(country, postcode)
+    except Exception:  # noqa: BLE001 - an invalid postcode is in no region
+        return _NO_REGIONS
+    rows = RegionRange.objects.filter(
+        region__organisation=organisation, region__country=country
+    ).values_list("region_id", "start", "end")
+    return frozenset(rid for rid, s, e in rows if key_in_range(key, s, e))
+
+
+def org_uses_regions(organisation) -> bool:
+    return Region.objects.filter(organisation=organisation).exists()
+
+
+# -- working time ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _expand(rules, exceptions, tz, first, last, closed) -> tuple[tuple[int, int], ...]:
+    return expand_working_time(rules, exceptions, tz, first, last, closed)
+
+
+def local_dates(tz: str, start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The local dates to expand for a UTC window: one day before (night shifts) to the end."""
+    zone = ZoneInfo(tz)
+    first = start.astimezone(zone).date() - dt.timedelta(days=1)
+    last = end.astimezone(zone).date()
+    return first, last
+
+
+@lru_cache(maxsize=4096)
+def _local_midnight(tz: str, day: dt.date) -> int:
+    return to_minutes(dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz)))
+
+
+def _clip_active(working, tz, first, last, active_from, active_to):
+    lo = _local_midnight(tz, active_from) if active_from > first else None
+    hi = (
+        _local_midnight(tz, active_to + dt.timedelta(days=1))
+        if active_to is not None and active_to < last
+        else None
+    )
+    if lo is None and hi is None:
+        return working
+    out = []
+    for s, e in working:
+        if lo is not None and s < lo:
+            s = lo
+        if hi is not None and e > hi:
+            e = hi
+        if e > s:
+            out.append((s, e))
+    return tuple(out)
+
+
+# -- the loader ------------------------------------------------------------------------------
+
+
+def candidate_staff_queryset(
+    *,
+    organisation,
+    first: dt.date,
+    last: dt.date,
+    required_skills: dict[str, int] | None = None,
+    allowed_unit_paths: tuple[tuple[str, ...], ...] = (),
+    allowed_region_ids: frozenset[int] | None = None,
+    customer_region_ids: frozenset[int] | None = None,
+    regions_required: bool = False,
+    unit=None,
+    staff_ids=None,
+):
+    """The candidate staff as a queryset (skills, units, regions and dates filtered in SQL)."""
+    qs = Staff.objects.filter(organisation=organisation, active_from__lte=last).filter(
+        Q(active_to__isnull=True) | Q(active_to__gte=first)
+    )
+    if staff_ids is not None:
+        qs = qs.filter(pk__in=list(staff_ids))
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    for paths in allowed_unit_paths:
+        q = Q(pk__in=[])
+        for path in paths:
+            q |= Q(unit__path__startswith=path)
+        qs = qs.filter(q)
+    annotations = {}
+    for i, (code, level) in enumerate(sorted((required_skills or {}).items())):
+        sub = StaffSkill.objects.filter(
+            staff=OuterRef("pk"), skill__organisation=organisation, skill__code=code
+        )
+        annotations[f"skill_{i}"] = Subquery(sub.values("level")[:1])
+        qs = qs.filter(Exists(sub.filter(level__gte=level)))
+    if annotations:
+        qs = qs.annotate(**annotations)
+    through = Staff.regions.through
+    if allowed_region_ids is not None:
+        wanted = allowed_region_ids & (customer_region_ids or _NO_REGIONS)
+        qs = qs.filter(
+            Exists(through.objects.filter(staff_id=OuterRef("pk"), region_id__in=list(wanted)))
+        )
+    elif regions_required:
+        qs = qs.filter(
+            Exists(
+                through.objects.filter(
+                    staff_id=OuterRef("pk"), region_id__in=list(customer_region_ids or ())
+                )
+            )
+            | ~Exists(through.objects.filter(staff_id=OuterRef("pk")))
+        )
+    return qs, [f"skill_{i}" for i in range(len(annotations))]
+
+
+_BUSY_SQL = """
+SELECT b.staff_id,
+       FLOOR(EXTRACT(EPOCH FROM b.blocked_start) / 60)::bigint,
+       CEIL(EXTRACT(EPOCH FROM b.blocked_end) / 60)::bigint,
+       b.location_id, l.lat, l.lng, t.mode, b.unit_id, b.type_id,
+       FLOOR(EXTRACT(EPOCH FROM b.start) / 60)::bigint,
+       CEIL(EXTRACT(EPOCH FROM b."end") / 60)::bigint,
+       b.seats, b.exclusive, 'b'
+FROM bookings_booking b
+JOIN scheduling_appointmenttype t ON t.id = b.type_id
+LEFT JOIN org_location l ON l.id = b.location_id
+WHERE b.staff_id = ANY(%(ids)s)
+  AND b.status IN ('held', 'confirmed')
+  AND b.blocked_end > %(ws)s AND b.blocked_start < %(we)s
+  AND (b.status = 'confirmed' OR b.hold_expires_at IS NULL OR b.hold_expires_at > %(now)s)
+  AND b.id <> %(exclude)s
+UNION ALL
+SELECT o.staff_id, FLOOR(EXTRACT(EPOCH FROM o.start) / 60)::bigint,
+       CEIL(EXTRACT(EPOCH FROM o."end") / 60)::bigint,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'o'
+FROM scheduling_timeoff o
+WHERE o.staff_id = ANY(%(ids)s) AND o."end" > %(ws)s AND o.start < %(we)s
+UNION ALL
+SELECT x.staff_id, FLOOR(EXTRACT(EPOCH FROM x.start) / 60)::bigint,
+       CEIL(EXTRACT(EPOCH FROM x."end") / 60)::bigint,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'x'
+FROM scheduling_externalbusy x
+WHERE x.staff_id = ANY(%(ids)s) AND x."end" > %(ws)s AND x.start < %(we)s
+"""
+
+
+def _busy_rows_postgres(ids, ws, we, now, exclude_id):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BUSY_SQL,
+            {"ids": list(ids), "ws": ws, "we": we, "now": now, "exclude": exclude_id or 0},
+        )
+        return cursor.fetchall()
+
+
+def _busy_rows_orm(ids, ws, we, now, exclude_id):
+    """The same rows as :data:`_BUSY_SQL`, through the ORM (SQLite)."""
+    from .models import ExternalBusy, TimeOff
+
+    bookings = (
+        Booking.objects.filter(
+            staff_id__in=ids,
+            status__in=[BookingStatus.HELD, BookingStatus.CONFIRMED],
+            blocked_end__gt=ws,
+            blocked_start__lt=we,
+        )
+        .filter(
+            Q(status=BookingStatus.CONFIRMED)
+            | Q(hold_expires_at__isnull=True)
+            | Q(hold_expires_at__gt=now)
+        )
+        .exclude(pk=exclude_id or 0)
+        .values_list(
+            "staff_id",
+            "blocked_start",
+            "blocked_end",
+            "location_id",
+            "location__lat",
+            "location__lng",
+            "type__mode",
+            "unit_id",
+            "type_id",
+            "start",
+            "end",
+            "seats",
+            "exclusive",
+        )
+    )
+    rows = []
+    for r in bookings:
+        rows.append(
+            (
+                r[0],
+                to_minutes(r[1]),
+                -(-_seconds(r[2]) // 60),
+                *r[3:9],
+                to_minutes(r[9]),
+                -(-_seconds(r[10]) // 60),
+                r[11],
+                r[12],
+                "b",
+            )
+        )
+    for model, tag in ((TimeOff, "o"), (ExternalBusy, "x")):
+        for sid, s, e in model.objects.filter(
+            staff_id__in=ids, end__gt=ws, start__lt=we
+        ).values_list("staff_id", "start", "end"):
+            rows.append((sid, to_minutes(s), -(-_seconds(e) // 60), *([None] * 10), tag))
+    return rows
+
+
+def _seconds(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+def busy_rows(ids, ws, we, now, exclude_id=None):
+    """Raw busy rows of staff `ids` in ``[ws, we)``; one query on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return _busy_rows_postgres(ids, ws, we, now, exclude_id)
+    return _busy_rows_orm(ids, ws, we, now, exclude_id)
+
+
+def _unit_points(organisation) -> dict[int, Point | None]:
+    """Each unit's address, or its nearest ancestor's (one query)."""
+    rows = list(
+        OrgUnit.objects.filter(organisation=organisation).values_list(
+            "id", "path", "location__lat", "location__lng"
+        )
+    )
+    own = {uid: Point(lat, lng) for uid, _p, lat, lng in rows if lat is not None}
+    out: dict[int, Point | None] = {}
+    for uid, path, _lat, _lng in rows:
+        point = None
+        for part in reversed([p for p in path.split("/") if p]):
+            point = own.get(int(part))
+            if point is not None:
+                break
+        out[uid] = point if point is not None else own.get(uid)
+    return out
+
+
+def previous_staff_ids(contact, organisation=None) -> tuple[int, ...]:
+    """The contact's staff members, most recent booking first (one query)."""
+    if contact is None:
+        return ()
+    rows = (
+        Booking.objects.filter(contact=contact)
+        .exclude(status__in=[BookingStatus.CANCELLED, BookingStatus.NO_SHOW])
+        .order_by("-start")
+        .values_list("staff_id", flat=True)[:50]
+    )
+    return tuple(dict.fromkeys(rows))
+
+
+def load_snapshot(
+    *,
+    organisation,
+    policy,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    now: dt.datetime,
+    spec=None,
+    customer_region_ids: frozenset[int] | None = None,
+    regions_required: bool = False,
+    unit=None,
+    preferred_staff=None,
+    staff_ids=None,
+    contact=None,
+    exclude_booking_id: int | None = None,
+) -> Snapshot:
+    """Snapshots of the candidate staff for ``[window_start, window_end)`` (see module doc)."""
+    tz = organisation.time_zone
+    first, last = local_dates(tz, window_start, window_end)
+    if preferred_staff is not None:
+        pid = getattr(preferred_staff, "pk", preferred_staff)
+        staff_ids = [pid] if staff_ids is None else [s for s in staff_ids if s == pid]
+    qs, skill_cols = candidate_staff_queryset(
+        organisation=organisation,
+        first=first,
+        last=last,
+        required_skills=spec.required_skills if spec is not None else None,
+        allowed_unit_paths=spec.allowed_unit_paths if spec is not None else (),
+        allowed_region_ids=spec.allowed_region_ids if spec is not None else None,
+        customer_region_ids=customer_region_ids,
+        regions_required=regions_required,
+        unit=unit,
+        staff_ids=staff_ids,
+    )
+    staff_rows = list(
+        qs.order_by().values_list(
+            "id",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "unit_id",
+            "home_base_id",
+            "home_base__lat",
+            "home_base__lng",
+            "active_from",
+            "active_to",
+            *skill_cols,
+        )
+    )
+    prev = previous_staff_ids(contact)
+    if not staff_rows:
+        return Snapshot(staff=[], names={}, tz=tz, previous_staff_ids=prev)
+    ids = [r[0] for r in staff_rows]
+
+    # Working hours and exceptions: one query each.
+    rules: dict[int, list[WeeklyRule]] = defaultdict(list)
+    for sid, weekday, start, end in (
+        WorkingHours.objects.filter(staff_id__in=ids)
+        .order_by()
+        .values_list("staff_id", "weekday", "start", "end")
+    ):
+        rules[sid].append(WeeklyRule(weekday, start, end))
+    exceptions: dict[int, dict[dt.date, list]] = defaultdict(lambda: defaultdict(list))
+    for sid, day, start, end in (
+        AvailabilityException.objects.filter(staff_id__in=ids, date__range=(first, last))
+        .order_by()
+        .values_list("staff_id", "date", "start", "end")
+    ):
+        ranges = exceptions[sid][day]
+        if start is not None and end is not None:
+            ranges.append((start, end))
+    policy_closed = (
+        closed_dates(organisation.country, first, last)
+        if getattr(policy, "observe_public_holidays", True)
+        else frozenset()
+    )
+
+    working: dict[int, tuple[tuple[int, int], ...]] = {}
+    w_start = to_minutes(window_start)
+    w_end = to_minutes(window_end)
+    load_start, load_end = w_start, w_end
+    for row in staff_rows:
+        sid = row[0]
+        staff_rules = tuple(sorted(rules.get(sid, ()), key=_rule_key))
+        exc = exceptions.get(sid)
+        exc_t = (
+            tuple(DateException(d, tuple(sorted(r))) for d, r in sorted(exc.items())) if exc else ()
+        )
+        intervals = _expand(staff_rules, exc_t, tz, first, last, policy_closed)
+        intervals = _clip_active(intervals, tz, first, last, row[8], row[9])
+        working[sid] = intervals
+        # Widen the busy read to the working intervals around the window's edges, so the
+        # visit before the first gap and after the last one are known (travel).
+        for s, e in intervals:
+            if e > w_start and s < load_start:
+                load_start = s
+            if s < w_end and e > load_end:
+                load_end = e
+
+    ws_dt = dt.datetime.fromtimestamp(load_start * 60, UTC)
+    we_dt = dt.datetime.fromtimestamp(load_end * 60, UTC)
+    rows = busy_rows(ids, ws_dt, we_dt, now, exclude_booking_id)
+
+    points: dict[int, Point] = {}
+    unit_points = None
+    busy: dict[int, list[Busy]] = defaultdict(list)
+    booked: dict[int, int] = defaultdict(int)
+    sessions: dict[tuple[int, int], int] = defaultdict(int)
+    main_type_id = spec.main.id if spec is not None and spec.capacity > 1 else None
+    branch = AppointmentMode.BRANCH
+    for r in rows:
+        sid, bs, be, loc_id, lat, lng, mode, unit_id, type_id, s, e, seats, exclusive, tag = r
+        if tag == "b":
+            point = None
+            if loc_id is not None and lat is not None:
+                point = points.get(loc_id)
+                if point is None:
+                    point = points[loc_id] = Point(lat, lng)
+            elif mode == branch:
+                if unit_points is None:
+                    unit_points = _unit_points(organisation)
+                point = unit_points.get(unit_id)
+            busy[sid].append(Busy(bs, be, point, "booking"))
+            lo = s if s > w_start else w_start
+            hi = e if e < w_end else w_end
+            if hi > lo:
+                booked[sid] += hi - lo
+            if type_id == main_type_id and not exclusive:
+                sessions[(sid, s)] += seats
+        else:
+            busy[sid].append(Busy(bs, be, None, "time_off" if tag == "o" else "external"))
+
+    homes: dict[int, Point] = {}
+    snapshots = []
+    names = {}
+    required = sorted(spec.required_skills.items()) if spec is not None else []
+    for row in staff_rows:
+        sid = row[0]
+        names[sid] = f"{row[1]} {row[2]}".strip() or row[3]
+        home = None
+        if row[5] is not None and row[6] is not None:
+            home = homes.get(row[5])
+            if home is None:
+                home = homes[row[5]] = Point(row[6], row[7])
+        skills = {code: row[10 + i] for i, (code, _level) in enumerate(required)}
+        b = busy.get(sid)
+        if b:
+            b.sort(key=_busy_start)
+        snapshots.append(
+            StaffSnapshot(
+                id=sid,
+                working=working[sid],
+                busy=tuple(b) if b else (),
+                home=home,
+                skills=skills,
+                booked_minutes=booked.get(sid, 0),
+                unit_id=row[4],
+            )
+        )
+    all_points = list(points.values()) + list(homes.values())
+    if unit_points:
+        all_points.extend(p for p in unit_points.values() if p is not None)
+    return Snapshot(
+        staff=snapshots,
+        names=names,
+        tz=tz,
+        previous_staff_ids=prev,
+        sessions=[(sid, s, taken) for (sid, s), taken in sessions.items()],
+        points=all_points,
+        load_start=load_start,
+        load_end=load_end,
+    )
+
+
+def _rule_key(rule: WeeklyRule):
+    return (rule.weekday, rule.start, rule.end)
+
+
+def _busy_start(b: Busy) -> int:
+    return b.start
