@@ -11,7 +11,7 @@ from slotwise.core.errors import Conflict
 from slotwise.customers.models import TimelineEntry
 from slotwise.tests_factories import ContactFactory, StaffFactory
 
-from .conftest import make_type
+from .conftest import give_hours, make_type
 
 pytestmark = pytest.mark.django_db
 H = datetime.timedelta(hours=1)
@@ -66,6 +66,7 @@ def test_touching_allowed(appt_type, staff, contact, slot):
 
 def test_other_staff_not_affected(appt_type, staff, contact, slot):
     other = StaffFactory(unit=staff.unit)
+    give_hours(other)
     services.booking_create(type=appt_type, staff=staff, contact=contact, start=slot)
     services.booking_create(type=appt_type, staff=other, contact=contact, start=slot)
     assert Booking.objects.count() == 2
