@@ -370,3 +370,8 @@ SMS_CODE_SEND_LIMIT_PER_IP = env.str("SMS_CODE_SEND_LIMIT_PER_IP", default="10/1
 GEOCODER = env.str("GEOCODER", default="postcode_centroid")
 TRAVEL_SOURCE = env.str("TRAVEL_SOURCE", default="great_circle")
 PWA_NAME = "Slotwise"
+# Public booking page (bookings.views): who may frame the embedded page (CSP frame-ancestors;
+# "*" = any site, or a list of origins such as https://www.example.com), and booking attempts
+# per client IP.
+EMBED_ALLOWED_ORIGINS = env.list("EMBED_ALLOWED_ORIGINS", default=["*"])
+PUBLIC_BOOKING_RATE_LIMIT = env.str("PUBLIC_BOOKING_RATE_LIMIT", default="10/10m")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("customers/", include("slotwise.customers.urls")),
     path("scheduling/", include("slotwise.scheduling.urls")),
     path("bookings/", include("slotwise.bookings.urls")),
+    path("book/", include("slotwise.bookings.public_urls")),
 ]
 
 if settings.DEBUG:

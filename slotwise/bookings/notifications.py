@@ -1,13 +1,94 @@
-"""Messages to the customer when a booking changes (outbox: written in the caller's transaction).
+"""Messages to the customer when a booking changes (S4.13).
 
-Placeholder until the customer-facing part lands: `booking_changed` is the one entry point the
-booking services call.
+`booking_changed` is the one entry point; the booking services call it inside their transaction,
+so the messages are written to the outbox together with the change (ARCHITECTURE rule 3) and a
+rolled-back change sends nothing. The worker delivers them afterwards.
+
+What goes out:
+- an e-mail when the contact has an e-mail address;
+- an SMS when the contact has a phone number and prefers SMS (or has no e-mail address);
+- in the contact's language, with the time in the organisation's time zone, and (unless
+  cancelled) the signed link to reschedule or cancel (`signing.manage_url`, absolute from
+  `settings.SITE_URL`).
+A hold (waiting for payment) gets no message until it is confirmed.
 """
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from .models import BookingStatus
+
+EVENTS = ("created", "confirmed", "cancelled", "rescheduled")
+
+
+def _subject(event: str, booking) -> str:
+    subjects = {
+        "created": _("Your appointment on %(when)s is booked"),
+        "confirmed": _("Your appointment on %(when)s is confirmed"),
+        "cancelled": _("Your appointment on %(when)s is cancelled"),
+        "rescheduled": _("Your appointment has moved to %(when)s"),
+    }
+    return subjects[event] % {"when": local_when(booking)}
+
+
+def local_when(booking) -> str:
+    """The start as a localised date and time in the organisation's zone (active language)."""
+    zone = ZoneInfo(booking.organisation.time_zone)
+    start = timezone.localtime(booking.start, zone)
+    return f"{formats.date_format(start, 'DATE_FORMAT')} {formats.time_format(start, 'H:i')}"
+
+
+def message_context(booking, event: str) -> dict:
+    from .display import place_text
+    from .signing import manage_url
+
+    zone = ZoneInfo(booking.organisation.time_zone)
+    return {
+        "booking": booking,
+        "event": event,
+        "contact": booking.contact,
+        "organisation": booking.organisation,
+        "when": local_when(booking),
+        "end": timezone.localtime(booking.end, zone),
+        "staff_first_name": booking.staff.user.first_name,
+        "place": place_text(booking),
+        "manage_url": manage_url(booking) if event != "cancelled" and booking.is_active else "",
+    }
+
 
 def booking_changed(*, booking, event: str) -> None:
-    """Queue the customer's message for `event` ("created", "confirmed", "cancelled",
-    "rescheduled")."""
-    return None
+    """Queue the customer's message(s) for `event` ("created", "confirmed", "cancelled",
+    "rescheduled") in the caller's transaction."""
+    from slotwise.messaging.services import email_queue, sms_queue
+
+    if event not in EVENTS:
+        raise ValueError(f"Unknown booking event {event!r}")
+    if event == "created" and booking.status == BookingStatus.HELD:
+        return  # a hold waiting for payment: the message goes out when it is confirmed
+    contact = booking.contact
+    wants_sms = bool(contact.phone) and (contact.preferred_channel == "sms" or not contact.email)
+    if not contact.email and not wants_sms:
+        return
+    purpose = f"booking.{event}"
+    with translation.override(contact.language or booking.organisation.default_language):
+        context = message_context(booking, event)
+        if contact.email:
+            email_queue(
+                to=contact.email,
+                subject=_subject(event, booking),
+                body=render_to_string("bookings/messages/email.txt", context),
+                purpose=purpose,
+                organisation=booking.organisation,
+            )
+        if wants_sms:
+            sms_queue(
+                to=contact.phone,
+                body=render_to_string("bookings/messages/sms.txt", context).strip(),
+                purpose=purpose,
+                organisation=booking.organisation,
+            )

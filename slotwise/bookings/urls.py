@@ -1,2 +1,13 @@
+from django.urls import path
+
+from . import views
+
 app_name = "bookings"
-urlpatterns: list = []
+urlpatterns = [
+    path("mine/", views.mine, name="mine"),
+    path("confirmation/<uuid:public_id>/", views.confirmation, name="confirmation"),
+    path("confirmation/<uuid:public_id>/calendar.ics", views.calendar_file, name="calendar"),
+    path("manage/<str:token>/", views.manage, name="manage"),
+    path("manage/<str:token>/reschedule/", views.manage_reschedule, name="reschedule"),
+    path("manage/<str:token>/cancel/", views.manage_cancel, name="cancel"),
+]

@@ -1,1 +1,853 @@
+"""Customer-facing booking pages (S4.6, S4.13, S0.1, S0.3).
 
+- `/book/<org>/` and `/book/<org>/<type>/`: the public booking page, with and without login;
+  `?embed=1` is the framed variant the embed snippet (static/slotwise/embed.js) shows on a
+  company's own site: no top navigation, frameable (CSP frame-ancestors from
+  settings.EMBED_ALLOWED_ORIGINS), and it tells the host page its height with postMessage.
+- `/bookings/confirmation/<public_id>/` (+ `.ics`): what was booked.
+- `/bookings/manage/<token>/`: reschedule or cancel through a signed link (signing.py).
+- `/bookings/mine/`: a logged-in customer's bookings.
+
+The public flow keeps no server-side state between its steps (the chosen option travels as a
+signed token), so it also works in a third-party iframe where the browser keeps no cookies; the
+booking POST is protected by Django's CSRF check when the CSRF cookie is there, and otherwise by
+an Origin check plus a signed form token (`embed_csrf`).
+
+Language: `?lang=` (the embedded page's switcher) wins, then the visitor's language cookie (the
+selector in the top bar), then the organisation's language.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import OrderedDict
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.csrf import csrf_failure
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from slotwise.accounts.services import parse_rate
+from slotwise.core.errors import Conflict, ValidationError
+from slotwise.customers.models import Contact
+from slotwise.org.models import Organisation, Staff
+from slotwise.org.selectors import staff_of
+from slotwise.scheduling.models import AppointmentType
+
+from . import signing
+from .display import local, org_zone, place_text, price_text
+from .forms import ContactDetailsForm, SearchForm
+from .models import ACTIVE_STATUSES, Booking, BookingStatus
+from .public import (
+    form_token,
+    form_token_ok,
+    option_token,
+    public_booking_create,
+    read_option_token,
+)
+
+DEFAULT_DAYS = 14
+# Options start at least this much later than the type's notice asks, so the visitor has time to
+# fill in the form before the earliest time stops being bookable.
+GRACE_MINUTES = 10
+OPTIONS_LIMIT = 40
+CONFIRMATION_LINKS_MINUTES = 60
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _is_embed(request) -> bool:
+    return (request.GET.get("embed") or request.POST.get("embed")) == "1"
+
+
+def _language(request, organisation) -> str:
+    languages = dict(settings.LANGUAGES)
+    lang = request.GET.get("lang") or request.POST.get("lang") or ""
+    if lang not in languages:
+        lang = ""
+        if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) in languages:
+            lang = request.COOKIES[settings.LANGUAGE_COOKIE_NAME]
+    lang = lang or organisation.default_language
+    translation.activate(lang)
+    request.LANGUAGE_CODE = lang
+    return lang
+
+
+def _frame_ancestors() -> str:
+    origins = [o.strip() for o in settings.EMBED_ALLOWED_ORIGINS if o.strip()]
+    if not origins or "*" in origins:
+        return "frame-ancestors *"
+    return "frame-ancestors 'self' " + " ".join(origins)
+
+
+def _respond(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    """Render a public page; the embedded variant may be framed by the allowed sites."""
+    embed = _is_embed(request)
+    context.setdefault("embed", embed)
+    context["base_template"] = "bookings/embed_base.html" if embed else "base.html"
+    context.setdefault("lang", translation.get_language())
+    query = {"embed": "1", "lang": context["lang"]} if embed else {}
+    context["keep"] = urlencode(query)
+    response = render(request, template, context, status=status)
+    if embed:
+        response.xframe_options_exempt = True
+        response["Content-Security-Policy"] = _frame_ancestors()
+    return response
+
+
+def _with_keep(url: str, request, **extra) -> str:
+    query = {}
+    if _is_embed(request):
+        query = {"embed": "1", "lang": translation.get_language()}
+    query.update({k: v for k, v in extra.items() if v})
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _rate_ok(request) -> bool:
+    """Count one booking attempt for the client's IP; False past PUBLIC_BOOKING_RATE_LIMIT."""
+    limit, period = parse_rate(settings.PUBLIC_BOOKING_RATE_LIMIT)
+    window = int(timezone.now().timestamp()) // period
+    key = f"public-booking:ip:{_client_ip(request)}:{window}"
+    cache.add(key, 0, timeout=period)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=period)
+        count = 1
+    return count <= limit
+
+
+def _own_origin(request) -> str:
+    return f"{'https' if request.is_secure() else 'http'}://{request.get_host()}"
+
+
+def embed_csrf(view):
+    """CSRF protection for the booking POST that also works inside a third-party iframe.
+
+    With the CSRF cookie present (the normal page, or a browser that keeps third-party cookies)
+    Django's own check runs unchanged. Without it (an embedded page in a browser that blocks
+    third-party cookies), the request must come from our own origin (the Origin header, which
+    browsers set on every cross-site POST and scripts cannot forge) and carry the signed form
+    token rendered into the form. Such a visitor has no session cookie either, so there is no
+    ambient login a forged request could abuse."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            if settings.CSRF_COOKIE_NAME in request.COOKIES:
+                rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+                if rejected is not None:
+                    return rejected
+            elif not getattr(request, "_dont_enforce_csrf_checks", False):
+                origin_ok = request.META.get("HTTP_ORIGIN") == _own_origin(request)
+                type_id = kwargs.get("_type_id_for_csrf")
+                token_ok = type_id is None or form_token_ok(request.POST.get("ft", ""), type_id)
+                if not (origin_ok and token_ok):
+                    return csrf_failure(request, reason="Origin or form token missing.")
+        kwargs.pop("_type_id_for_csrf", None)
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapped)
+
+
+def _org_or_404(org_slug: str) -> Organisation:
+    return get_object_or_404(Organisation, slug=org_slug)
+
+
+def _type_or_404(organisation, type_slug: str) -> AppointmentType:
+    return get_object_or_404(
+        AppointmentType.objects.select_related("organisation"),
+        organisation=organisation,
+        slug=type_slug,
+        active=True,
+    )
+
+
+def _customer_contact(request, organisation) -> Contact | None:
+    """The logged-in customer's contact in this organisation (staff book through the booker)."""
+    user = request.user
+    if not user.is_authenticated or staff_of(user) is not None:
+        return None
+    return Contact.objects.filter(user=user, organisation=organisation).first()
+
+
+def _today(organisation) -> datetime.date:
+    return timezone.localtime(timezone.now(), org_zone(organisation)).date()
+
+
+def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+    return {"__all__": list(exc.messages)}
+
+
+# --- option search ---------------------------------------------------------------------------
+
+SEARCH_FIELDS = {
+    "postcode": "postcode",
+    "address": "address",
+    "window_start": "start",
+    "window_end": "end",
+}
+
+
+def _search_form(request, organisation, type_, contact, *, data=None) -> SearchForm:
+    today = _today(organisation)
+    source = data if data is not None else request.GET
+    bound = {
+        "start": today.isoformat(),
+        "end": (today + datetime.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+    }
+    if contact is not None and contact.location_id:
+        bound["postcode"] = contact.location.postcode
+        bound["address"] = contact.location.address
+    bound.update({k: source[k] for k in ("start", "end", "postcode", "address") if k in source})
+    return SearchForm(bound, needs_travel=type_.needs_travel, today=today)
+
+
+def _window(organisation, type_, start: datetime.date, end: datetime.date, now):
+    zone = org_zone(organisation)
+    window_start = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone)
+    window_end = datetime.datetime.combine(
+        end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+    )
+    window_start = max(window_start, now + datetime.timedelta(minutes=GRACE_MINUTES))
+    horizon = now + datetime.timedelta(days=type_.horizon_days)
+    return window_start, min(window_end, horizon)
+
+
+def _find(
+    *,
+    organisation,
+    type_,
+    form: SearchForm,
+    contact=None,
+    now=None,
+    preferred_staff=None,
+    exclude_booking=None,
+):
+    """Run the option generator for a valid search form. Returns (options, location); field
+    errors go onto the form and give ([], None)."""
+    from slotwise.scheduling.selectors import find_options, resolve_location, visit_spec
+
+    now = now or timezone.now()
+    data = form.cleaned_data
+    try:
+        location = None
+        if type_.needs_travel:
+            location = resolve_location(
+                organisation=organisation,
+                postcode=data.get("postcode", ""),
+                address=data.get("address", ""),
+                country=organisation.country,
+            )
+        window_start, window_end = _window(organisation, type_, data["start"], data["end"], now)
+        if window_end <= window_start:
+            form.add_error("start", _("Bookings for this service are not open for these days."))
+            return [], None
+        options = find_options(
+            organisation=organisation,
+            spec=visit_spec([type_]),
+            location=location,
+            window_start=window_start,
+            window_end=window_end,
+            contact=contact,
+            preferred_staff=preferred_staff,
+            limit=OPTIONS_LIMIT,
+            now=now + datetime.timedelta(minutes=GRACE_MINUTES),
+            exclude_booking=exclude_booking,
+        )
+    except ValidationError as exc:
+        for field, messages in _error_dict(exc).items():
+            target = SEARCH_FIELDS.get(field)
+            if target not in form.fields:
+                target = None
+            for message in messages:
+                form.add_error(target, message)
+        return [], None
+    return options, location
+
+
+def _group_by_day(options, organisation, *, token_for) -> list[dict]:
+    """[{day, options: [{start, end, staff_first_name, reasons, seats_left, token}]}] in the
+    organisation's zone, days in order, times in order within a day."""
+    first_names = dict(
+        Staff.objects.filter(pk__in={o.staff_id for o in options}).values_list(
+            "pk", "user__first_name"
+        )
+    )
+    days: OrderedDict[datetime.date, list] = OrderedDict()
+    for option in sorted(options, key=lambda o: (o.start, o.staff_id)):
+        start = local(option.start, organisation)
+        days.setdefault(start.date(), []).append(
+            {
+                "start": start,
+                "end": local(option.end, organisation),
+                "staff_id": option.staff_id,
+                "staff_first_name": first_names.get(option.staff_id)
+                or option.staff_name.split(" ")[0],
+                "reasons": list(option.reasons[:2]),
+                "seats_left": option.seats_left,
+                "token": token_for(option),
+            }
+        )
+    return [{"day": day, "options": items} for day, items in days.items()]
+
+
+def _type_facts(type_) -> dict:
+    return {
+        "price": price_text(type_.price, type_.currency),
+        "mode": type_.get_mode_display(),
+        "duration": type_.duration_minutes,
+    }
+
+
+# --- public booking page ---------------------------------------------------------------------
+
+
+@require_GET
+def public_types(request, org_slug: str):
+    organisation = _org_or_404(org_slug)
+    _language(request, organisation)
+    types = AppointmentType.objects.filter(organisation=organisation, active=True).order_by("name")
+    items = [
+        {
+            "type": t,
+            "url": _with_keep(reverse("book:type", args=[organisation.slug, t.slug]), request),
+            **_type_facts(t),
+        }
+        for t in types
+    ]
+    return _respond(
+        request, "bookings/public_types.html", {"organisation": organisation, "types": items}
+    )
+
+
+def _render_type_page(
+    request, organisation, type_, *, form, contact, status=200, problem="", now=None
+):
+    days, searched = [], False
+    ready = form.is_bound and (not type_.needs_travel or form.data.get("postcode"))
+    if ready and form.is_valid():
+        searched = True
+        options, _location = _find(
+            organisation=organisation, type_=type_, form=form, contact=contact, now=now
+        )
+        data = form.cleaned_data
+        details_url = reverse("book:details", args=[organisation.slug, type_.slug])
+
+        def token_for(option):
+            token = option_token(
+                type_id=type_.pk,
+                staff_id=option.staff_id,
+                start=option.start,
+                postcode=data.get("postcode", ""),
+                address=data.get("address", ""),
+            )
+            return _with_keep(details_url, request, o=token)
+
+        days = _group_by_day(options, organisation, token_for=token_for)
+    elif not ready:  # the first visit: ask for the postcode, no errors yet
+        form = SearchForm(
+            initial=dict(form.data.items()), needs_travel=True, today=_today(organisation)
+        )
+    return _respond(
+        request,
+        "bookings/public_book.html",
+        {
+            "organisation": organisation,
+            "type": type_,
+            "facts": _type_facts(type_),
+            "form": form,
+            "days": days,
+            "searched": searched,
+            "contact": contact,
+            "problem": problem,
+            "types_url": _with_keep(reverse("book:types", args=[organisation.slug]), request),
+            "zone": organisation.time_zone,
+        },
+        status=status,
+    )
+
+
+@require_GET
+def public_book(request, org_slug: str, type_slug: str):
+    organisation = _org_or_404(org_slug)
+    type_ = _type_or_404(organisation, type_slug)
+    _language(request, organisation)
+    contact = _customer_contact(request, organisation)
+    form = _search_form(request, organisation, type_, contact)
+    return _render_type_page(request, organisation, type_, form=form, contact=contact)
+
+
+def _details_context(organisation, type_, choice, staff) -> dict:
+    start = local(choice.start, organisation)
+    end = local(choice.start + datetime.timedelta(minutes=type_.duration_minutes), organisation)
+    return {
+        "start": start,
+        "end": end,
+        "staff_first_name": staff.user.first_name,
+        "where": choice.address or choice.postcode,
+        **_type_facts(type_),
+    }
+
+
+def _booking_csrf(view):
+    """`embed_csrf` with the type resolved for the form-token check."""
+
+    @wraps(view)
+    def wrapped(request, org_slug: str, type_slug: str):
+        organisation = _org_or_404(org_slug)
+        type_ = _type_or_404(organisation, type_slug)
+        guarded = embed_csrf(lambda req, **kw: view(req, organisation, type_))
+        return guarded(request, _type_id_for_csrf=type_.pk)
+
+    return csrf_exempt(wrapped)
+
+
+@require_http_methods(["GET", "POST"])
+@_booking_csrf
+def public_details(request, organisation, type_):
+    """The chosen option: contact details (or just "Confirm" for a logged-in customer), then
+    book."""
+    lang = _language(request, organisation)
+    contact = _customer_contact(request, organisation)
+    token = request.POST.get("o") if request.method == "POST" else request.GET.get("o")
+    try:
+        choice = read_option_token(token or "", type_id=type_.pk)
+    except ValidationError:
+        form = _search_form(request, organisation, type_, contact, data={})
+        return _render_type_page(
+            request,
+            organisation,
+            type_,
+            form=form,
+            contact=contact,
+            status=400,
+            problem=_("This choice has expired. Please choose a time again."),
+        )
+    staff = get_object_or_404(
+        Staff.objects.select_related("user"), pk=choice.staff_id, organisation=organisation
+    )
+    context = {
+        "organisation": organisation,
+        "type": type_,
+        "choice": _details_context(organisation, type_, choice, staff),
+        "option_token": token,
+        "form_token": form_token(type_.pk),
+        "contact": contact,
+        "back_url": _with_keep(
+            reverse("book:type", args=[organisation.slug, type_.slug]),
+            request,
+            postcode=choice.postcode,
+            address=choice.address,
+        ),
+    }
+    form = None if contact else ContactDetailsForm(country=organisation.country)
+    if request.method == "GET":
+        context["form"] = form
+        return _respond(request, "bookings/public_details.html", context)
+
+    if not _rate_ok(request):
+        context["form"] = form
+        context["problem"] = _("Too many booking attempts. Please wait a few minutes.")
+        return _respond(request, "bookings/public_details.html", context, status=429)
+    details = None
+    if contact is None:
+        form = ContactDetailsForm(request.POST, country=organisation.country)
+        context["form"] = form
+        if form.is_bot:
+            context["problem"] = _("Your booking could not be sent. Please try again.")
+            return _respond(request, "bookings/public_details.html", context, status=400)
+        if not form.is_valid():
+            return _respond(request, "bookings/public_details.html", context, status=400)
+        details = form.cleaned_data
+    location = None
+    try:
+        if type_.needs_travel:
+            from slotwise.scheduling.selectors import resolve_location
+
+            location = resolve_location(
+                organisation=organisation,
+                postcode=choice.postcode,
+                address=choice.address,
+                country=organisation.country,
+            )
+        booking = public_booking_create(
+            type=type_,
+            staff=staff,
+            start=choice.start,
+            location=location,
+            contact=contact,
+            details=details,
+            language=lang,
+            actor=request.user if request.user.is_authenticated else None,
+        )
+    except Conflict as exc:
+        return _fresh_options(request, organisation, type_, contact, choice, exc.message)
+    except ValidationError as exc:
+        errors = _error_dict(exc)
+        if form is not None and set(errors) & set(form.fields):
+            for field, messages in errors.items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+            return _respond(request, "bookings/public_details.html", context, status=400)
+        message = " ".join(m for messages in errors.values() for m in messages)
+        return _fresh_options(request, organisation, type_, contact, choice, message)
+    return redirect(_with_keep(reverse("bookings:confirmation", args=[booking.public_id]), request))
+
+
+def _fresh_options(request, organisation, type_, contact, choice, message):
+    """A lost race (or a time that stopped being bookable): say so and show fresh options for
+    the same search (409)."""
+    today = _today(organisation)
+    data = {
+        "start": today.isoformat(),
+        "end": (today + datetime.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+        "postcode": choice.postcode,
+        "address": choice.address,
+    }
+    form = SearchForm(data, needs_travel=type_.needs_travel, today=today)
+    return _render_type_page(
+        request, organisation, type_, form=form, contact=contact, status=409, problem=message
+    )
+
+
+@login_required
+@require_GET
+def embed_code(request, org_slug: str):
+    """The snippet to paste on the company's own website (org admins and managers)."""
+    organisation = _org_or_404(org_slug)
+    staff = staff_of(request.user)
+    if (
+        staff is None
+        or staff.organisation_id != organisation.pk
+        or not request.user.has_perm("scheduling.manage_types")
+    ):
+        raise Http404
+    script = request.build_absolute_uri(static("slotwise/embed.js"))
+    types = AppointmentType.objects.filter(organisation=organisation, active=True).order_by("name")
+    snippets = [
+        {
+            "type": t,
+            "snippet": (
+                f'<script src="{script}" data-slotwise-org="{organisation.slug}" '
+                f'data-slotwise-type="{t.slug}" async></script>'
+            ),
+            "url": request.build_absolute_uri(
+                reverse("book:type", args=[organisation.slug, t.slug])
+            ),
+        }
+        for t in types
+    ]
+    all_types = f'<script src="{script}" data-slotwise-org="{organisation.slug}" async></script>'
+    return render(
+        request,
+        "bookings/embed_code.html",
+        {"organisation": organisation, "snippets": snippets, "all_types": all_types},
+    )
+
+
+# --- confirmation, calendar file -------------------------------------------------------------
+
+
+def _booking_by_public_id(public_id) -> Booking:
+    return get_object_or_404(
+        Booking.objects.select_related(
+            "type", "staff__user", "contact", "organisation", "unit", "location"
+        ),
+        public_id=public_id,
+    )
+
+
+def _booking_facts(booking) -> dict:
+    organisation = booking.organisation
+    return {
+        "start": local(booking.start, organisation),
+        "end": local(booking.end, organisation),
+        "staff_first_name": booking.staff.user.first_name,
+        "place": place_text(booking),
+        "price": price_text(booking.type.price, booking.type.currency),
+        "zone": organisation.time_zone,
+    }
+
+
+@require_GET
+def confirmation(request, public_id):
+    """What was booked. The links to reschedule or cancel are shown for an hour after booking
+    (the visitor who just booked) or to the customer themselves; later the signed link in the
+    e-mail/SMS is the way in."""
+    booking = _booking_by_public_id(public_id)
+    _language(request, booking.organisation)
+    fresh = booking.created_at >= timezone.now() - datetime.timedelta(
+        minutes=CONFIRMATION_LINKS_MINUTES
+    )
+    own = request.user.is_authenticated and booking.contact.user_id == request.user.pk
+    links = None
+    if booking.is_active and (fresh or own) and booking.end > timezone.now():
+        links = {
+            "reschedule": signing.manage_path(booking, "reschedule"),
+            "cancel": signing.manage_path(booking, "cancel"),
+            "manage": signing.manage_path(booking, "manage"),
+        }
+    return _respond(
+        request,
+        "bookings/confirmation.html",
+        {
+            "organisation": booking.organisation,
+            "booking": booking,
+            "facts": _booking_facts(booking),
+            "links": links,
+            "ics_url": reverse("bookings:calendar", args=[booking.public_id]),
+            "book_again_url": _with_keep(
+                reverse("book:type", args=[booking.organisation.slug, booking.type.slug]),
+                request,
+            ),
+        },
+    )
+
+
+@require_GET
+def calendar_file(request, public_id):
+    """The appointment as an iCalendar (.ics) file for the customer's own calendar."""
+    import icalendar
+
+    booking = _booking_by_public_id(public_id)
+    with translation.override(booking.contact.language or booking.organisation.default_language):
+        calendar = icalendar.Calendar()
+        calendar.add("prodid", "-//Slotwise//Bookings//EN")
+        calendar.add("version", "2.0")
+        calendar.add("method", "PUBLISH")
+        event = icalendar.Event()
+        event.add("uid", f"{booking.public_id}@slotwise")
+        event.add("dtstamp", timezone.now())
+        event.add("dtstart", booking.start)
+        event.add("dtend", booking.end)
+        event.add(
+            "summary",
+            _("%(type)s with %(organisation)s")
+            % {"type": booking.type.name, "organisation": booking.organisation.name},
+        )
+        event.add("location", place_text(booking))
+        event.add(
+            "description",
+            _("With %(name)s") % {"name": booking.staff.user.first_name},
+        )
+        if booking.status == BookingStatus.CANCELLED:
+            event.add("status", "CANCELLED")
+        else:
+            event.add("status", "CONFIRMED")
+        calendar.add_component(event)
+    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="booking-{booking.public_id}.ics"'
+    return response
+
+
+# --- manage through a signed link ------------------------------------------------------------
+
+
+def _claims_or_page(request, token: str, action: str):
+    """(claims, booking, None) or (None, None, a friendly 404/410 response)."""
+    try:
+        claims = signing.read_token(token, action=action)
+    except signing.ExpiredToken:
+        return None, None, _link_problem(request, expired=True)
+    except signing.InvalidToken:
+        return None, None, _link_problem(request, expired=False)
+    booking = (
+        Booking.objects.select_related(
+            "type", "staff__user", "contact", "organisation", "unit", "location"
+        )
+        .filter(public_id=claims.public_id)
+        .first()
+    )
+    if booking is None:
+        return None, None, _link_problem(request, expired=False)
+    _language(request, booking.organisation)
+    return claims, booking, None
+
+
+def _link_problem(request, *, expired: bool) -> HttpResponse:
+    response = render(
+        request,
+        "bookings/link_problem.html",
+        {"expired": expired, "base_template": "base.html"},
+        status=410 if expired else 404,
+    )
+    return response
+
+
+def _manage_context(request, token, claims, booking) -> dict:
+    now = timezone.now()
+    active = booking.status in ACTIVE_STATUSES and booking.end > now
+    return {
+        "organisation": booking.organisation,
+        "booking": booking,
+        "facts": _booking_facts(booking),
+        "token": token,
+        "can_reschedule": active and claims.allows("reschedule"),
+        "can_cancel": active and claims.allows("cancel"),
+        "cancel_too_late": booking.status == BookingStatus.CONFIRMED
+        and booking.start - datetime.timedelta(hours=booking.type.cancel_window_hours) < now,
+        "reschedule_too_late": booking.start
+        - datetime.timedelta(hours=booking.type.reschedule_window_hours)
+        < now,
+        "done": request.GET.get("done", ""),
+        "ics_url": reverse("bookings:calendar", args=[booking.public_id]),
+        "book_again_url": reverse("book:type", args=[booking.organisation.slug, booking.type.slug]),
+    }
+
+
+@require_GET
+def manage(request, token: str):
+    claims, booking, problem = _claims_or_page(request, token, "view")
+    if problem:
+        return problem
+    return _respond(
+        request, "bookings/manage.html", _manage_context(request, token, claims, booking)
+    )
+
+
+@require_POST
+def manage_cancel(request, token: str):
+    claims, booking, problem = _claims_or_page(request, token, "cancel")
+    if problem:
+        return problem
+    from .services import booking_cancel
+
+    try:
+        booking_cancel(booking=booking, reason=_("Cancelled by the customer"))
+    except ValidationError as exc:
+        context = _manage_context(request, token, claims, booking)
+        context["problem"] = " ".join(m for ms in _error_dict(exc).values() for m in ms)
+        return _respond(request, "bookings/manage.html", context, status=400)
+    return redirect(reverse("bookings:manage", args=[token]) + "?done=cancelled")
+
+
+@require_http_methods(["GET", "POST"])
+def manage_reschedule(request, token: str):
+    """Fresh options: the same staff member first, then others (the booking moves to them;
+    `booking_reschedule` keeps the booking, its public id and its links)."""
+    claims, booking, problem = _claims_or_page(request, token, "reschedule")
+    if problem:
+        return problem
+    organisation, type_ = booking.organisation, booking.type
+    context = _manage_context(request, token, claims, booking)
+    if request.method == "POST":
+        from .services import booking_reschedule
+
+        try:
+            choice = read_option_token(request.POST.get("o", ""), type_id=type_.pk)
+            staff = get_object_or_404(Staff, pk=choice.staff_id, organisation=organisation)
+            booking_reschedule(
+                booking=booking,
+                start=choice.start,
+                staff=staff if staff.pk != booking.staff_id else None,
+            )
+        except Conflict as exc:
+            context["problem"] = exc.message
+        except ValidationError as exc:
+            context["problem"] = " ".join(m for ms in _error_dict(exc).values() for m in ms)
+        else:
+            return redirect(reverse("bookings:manage", args=[token]) + "?done=rescheduled")
+    status = 409 if context.get("problem") else 200
+    today = _today(organisation)
+    data = (
+        request.GET
+        if "start" in request.GET
+        else {
+            "start": today.isoformat(),
+            "end": (today + datetime.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+        }
+    )
+    form = SearchForm(data, needs_travel=False, today=today)
+    same, others = [], []
+    if context["can_reschedule"] and not context["reschedule_too_late"] and form.is_valid():
+        location = booking.location
+        from slotwise.scheduling.selectors import find_options, visit_spec
+
+        window_start, window_end = _window(
+            organisation,
+            type_,
+            form.cleaned_data["start"],
+            form.cleaned_data["end"],
+            timezone.now(),
+        )
+        options = []
+        if window_end > window_start:
+            try:
+                options = find_options(
+                    organisation=organisation,
+                    spec=visit_spec([type_, *booking.services.all()]),
+                    location=location if type_.needs_travel else None,
+                    window_start=window_start,
+                    window_end=window_end,
+                    contact=booking.contact,
+                    preferred_staff=booking.staff,
+                    limit=OPTIONS_LIMIT,
+                    now=timezone.now() + datetime.timedelta(minutes=GRACE_MINUTES),
+                    exclude_booking=booking,
+                )
+            except ValidationError as exc:
+                for field, messages in _error_dict(exc).items():
+                    target = SEARCH_FIELDS.get(field)
+                    for message in messages:
+                        form.add_error(target if target in form.fields else None, message)
+
+        def token_for(option):
+            return option_token(type_id=type_.pk, staff_id=option.staff_id, start=option.start)
+
+        same = _group_by_day(
+            [o for o in options if o.staff_id == booking.staff_id],
+            organisation,
+            token_for=token_for,
+        )
+        others = _group_by_day(
+            [o for o in options if o.staff_id != booking.staff_id][:10],
+            organisation,
+            token_for=token_for,
+        )
+    context.update({"form": form, "same_days": same, "other_days": others})
+    return _respond(request, "bookings/reschedule.html", context, status=status)
+
+
+# --- my bookings -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def mine(request):
+    if not request.user.has_perm("bookings.view_own"):
+        raise Http404
+    from .selectors import bookings_of_contact
+
+    contacts = list(Contact.objects.filter(user=request.user).select_related("organisation"))
+    now = timezone.now()
+    upcoming, past = [], []
+    for contact in contacts:
+        for booking in bookings_of_contact(contact):
+            row = {
+                "booking": booking,
+                "facts": _booking_facts(booking),
+                "manage_url": signing.manage_path(booking)
+                if booking.is_active and booking.end > now
+                else "",
+            }
+            (upcoming if booking.end > now and booking.is_active else past).append(row)
+    upcoming.sort(key=lambda r: r["booking"].start)
+    return render(request, "bookings/mine.html", {"upcoming": upcoming, "past": past})

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import smtplib
+from email.utils import parseaddr
+
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +22,29 @@ def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Ou
         channel="sms",
         provider=settings.SMS_PROVIDER,
         to=to,
+        body=body,
+        purpose=purpose,
+    )
+    transaction.on_commit(lambda: deliver_message.enqueue(message.pk))
+    return message
+
+
+def email_queue(
+    *, to: str, subject: str, body: str, purpose: str = "", organisation=None
+) -> OutboundMessage:
+    """Write the e-mail to the outbox and enqueue its delivery once the transaction commits.
+
+    Delivered by `message_deliver` through Django's mail API (EMAIL_BACKEND: SMTP in production,
+    the console in the demo); the outbox idempotency key is the Message-ID, so a receiving system
+    can drop a duplicate if a worker dies between sending and recording."""
+    from .tasks import deliver_message
+
+    message = OutboundMessage.objects.create(
+        organisation=organisation,
+        channel="email",
+        provider="django",
+        to=to,
+        subject=subject[:255],
         body=body,
         purpose=purpose,
     )
@@ -41,11 +68,14 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
         if message is None or message.status != OutboundMessage.Status.PENDING:
             return message
         message.attempts += 1
-        provider = sms_providers.create(message.provider)
         try:
-            result = provider.send(
-                to=message.to, body=message.body, idempotency_key=str(message.idempotency_key)
-            )
+            if message.channel == "email":
+                result = _send_email(message)
+            else:
+                provider = sms_providers.create(message.provider)
+                result = provider.send(
+                    to=message.to, body=message.body, idempotency_key=str(message.idempotency_key)
+                )
         except SmsError as exc:
             message.last_error = str(exc)[:2000]
             if exc.permanent or message.attempts >= MAX_ATTEMPTS:
@@ -61,3 +91,34 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
     if transient is not None:
         raise transient  # recorded above; the caller re-enqueues with a delay
     return message
+
+
+def _message_id(message: OutboundMessage) -> str:
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "slotwise.local"
+    return f"<{message.idempotency_key}@{domain}>"
+
+
+def _send_email(message: OutboundMessage):
+    """Send one outbox e-mail with Django's mail API. SMTP failures become SmsError (the outbox's
+    provider error): a refused recipient is permanent, anything else (connection refused,
+    timeouts, 4xx answers) transient."""
+    from .sms import SendResult, SmsError
+
+    message_id = _message_id(message)
+    email = EmailMessage(
+        subject=message.subject,
+        body=message.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to],
+        headers={
+            "Message-ID": message_id,
+            "X-Slotwise-Idempotency-Key": str(message.idempotency_key),
+        },
+    )
+    try:
+        email.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SmsError(f"recipient refused: {exc}", permanent=True) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SmsError(f"e-mail not sent: {exc}") from exc
+    return SendResult(provider_message_id=message_id)
