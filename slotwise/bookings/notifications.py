@@ -75,7 +75,9 @@ def booking_changed(*, booking, event: str) -> None:
     if not contact.email and not wants_sms:
         return
     purpose = f"booking.{event}"
-    with translation.override(contact.language or booking.organisation.default_language):
+    language = contact.language or booking.organisation.default_language
+    zone = ZoneInfo(booking.organisation.time_zone)
+    with translation.override(language), timezone.override(zone):
         context = message_context(booking, event)
         if contact.email:
             email_queue(

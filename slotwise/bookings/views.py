@@ -99,7 +99,10 @@ def _respond(request, template: str, context: dict, *, status: int = 200) -> Htt
     context.setdefault("lang", translation.get_language())
     query = {"embed": "1", "lang": context["lang"]} if embed else {}
     context["keep"] = urlencode(query)
-    response = render(request, template, context, status=status)
+    organisation = context.get("organisation")
+    # Templates show aware datetimes in the current time zone: the organisation's.
+    with timezone.override(org_zone(organisation) if organisation else None):
+        response = render(request, template, context, status=status)
     if embed:
         response.xframe_options_exempt = True
         response["Content-Security-Policy"] = _frame_ancestors()

@@ -4,12 +4,15 @@ limit, scoping, the embedded variant's framing headers, language, "My bookings",
 from __future__ import annotations
 
 import datetime
+import re
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from slotwise.bookings.models import Booking, BookingStatus
 from slotwise.bookings.services import booking_create
@@ -134,6 +137,10 @@ def test_anonymous_books_end_to_end(client, phone_type, adviser):
     text = confirmation.content.decode()
     assert confirmation.status_code == 200
     assert "Femke" in text and "Phone call" in text
+    when = re.search(r'data-testid="when">([^<]*)<', text).group(1)
+    zone = ZoneInfo(booking.organisation.time_zone)
+    local_start, local_end = (timezone.localtime(t, zone) for t in (booking.start, booking.end))
+    assert f"{local_start:%H:%M}–{local_end:%H:%M}" in when  # the organisation's time, not UTC
     manage = client.get(confirmation.context["links"]["manage"])
     assert manage.status_code == 200
     assert manage.context["booking"] == booking
