@@ -617,3 +617,64 @@ def booking_hold_expire(*, now: datetime.datetime | None = None) -> int:
             .select_related("contact__organisation")
         )
         return _cancel_lapsed(list(lapsed), now=now)
+
+
+def booking_book(
+    *,
+    organisation,
+    type: AppointmentType,
+    staff: Staff,
+    start: datetime.datetime,
+    actor,
+    services: Sequence[AppointmentType] = (),
+    contact=None,
+    new_contact: dict | None = None,
+    location=None,
+    hold_minutes: int | None = None,
+    seats: int = 1,
+    notes: str = "",
+    source: str = BookingSource.API,
+    now: datetime.datetime | None = None,
+) -> Booking:
+    """Book an option for an existing `contact` or a new one from `new_contact` (first_name,
+    last_name, phone, email). One transaction: when the booking fails (bad input or a lost
+    race) the new contact is not kept either."""
+    if type.organisation_id != organisation.pk:
+        raise ValidationError({"type": _("Unknown appointment type.")})
+    if contact is not None and contact.organisation_id != organisation.pk:
+        raise ValidationError({"contact": _("Unknown contact.")})
+    common = {
+        "type": type,
+        "staff": staff,
+        "start": start,
+        "actor": actor,
+        "services": services,
+        "location": location,
+        "hold_minutes": hold_minutes,
+        "seats": seats,
+        "notes": notes,
+        "source": source,
+        "now": now,
+    }
+    if contact is not None:
+        return booking_create(contact=contact, **common)
+    from slotwise.customers.services import contact_create
+
+    data = {k: (v or "").strip() for k, v in (new_contact or {}).items()}
+    if not data.get("first_name"):
+        raise ValidationError({"contact": _("Choose a customer or enter a new one.")})
+    if not data.get("phone") and not data.get("email"):
+        raise ValidationError({"phone": _("Enter the customer's phone number or e-mail.")})
+    with transaction.atomic():
+        if location is not None and location.pk is None:
+            location.save()
+        contact = contact_create(
+            organisation=organisation,
+            first_name=data["first_name"],
+            last_name=data.get("last_name", ""),
+            phone=data.get("phone", ""),
+            email=data.get("email", ""),
+            location=location,
+            actor=actor,
+        )
+        return booking_create(contact=contact, **common)
