@@ -14,7 +14,7 @@ booking POST is protected by Django's CSRF check when the CSRF cookie is there, 
 an Origin check plus a signed form token (`embed_csrf`).
 
 Language: `?lang=` (the embedded page's switcher) wins, then the visitor's language cookie (the
-selector in the top bar), then the organisation's language.
+selector in the top bar), then the organisation's language (the manage pages: the customer's).
 """
 
 from __future__ import annotations
@@ -71,14 +71,14 @@ def _is_embed(request) -> bool:
     return (request.GET.get("embed") or request.POST.get("embed")) == "1"
 
 
-def _language(request, organisation) -> str:
+def _language(request, organisation, default: str = "") -> str:
     languages = dict(settings.LANGUAGES)
     lang = request.GET.get("lang") or request.POST.get("lang") or ""
     if lang not in languages:
         lang = ""
         if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) in languages:
             lang = request.COOKIES[settings.LANGUAGE_COOKIE_NAME]
-    lang = lang or organisation.default_language
+    lang = lang or (default if default in languages else "") or organisation.default_language
     translation.activate(lang)
     request.LANGUAGE_CODE = lang
     return lang
@@ -681,7 +681,7 @@ def _claims_or_page(request, token: str, action: str):
     )
     if booking is None:
         return None, None, _link_problem(request, expired=False)
-    _language(request, booking.organisation)
+    _language(request, booking.organisation, default=booking.contact.language)
     return claims, booking, None
 
 
