@@ -78,7 +78,7 @@ class WeekHoursForm(forms.Form):
                 initial=format_ranges(sorted(by_day.get(weekday, []))),
                 widget=forms.TextInput(
                     attrs={
-                        "placeholder": "08:30-12:00, 13:00-17:00",
+                        "placeholder": _("not working"),
                         "autocomplete": "off",
                         "data-weekday": key,
                     }
