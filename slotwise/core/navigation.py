@@ -24,6 +24,7 @@ ITEMS = [
     NavItem(_("Book"), "scheduling:booker", "scheduling.use_booker"),
     NavItem(_("Day view"), "scheduling:day_view", "scheduling.view_day"),
     NavItem(_("My hours"), "scheduling:my_hours", "scheduling.edit_own_hours"),
+    NavItem(_("Appointment types"), "scheduling:types", "scheduling.manage_types"),
     NavItem(_("Customers"), "customers:list", "customers.view_contacts"),
     NavItem(_("Staff"), "org:staff_list", "org.view_staff"),
     NavItem(_("My bookings"), "bookings:mine", "bookings.view_own"),
