@@ -59,7 +59,20 @@ def booking_unit_visible(user, booking) -> bool:
     return booking.unit.path.startswith(staff.unit.path)
 
 
-staff_sees_booking = booking_unit_visible | is_in_my_agenda
+@rules.predicate
+def is_booked_by_me(user, booking) -> bool:
+    """A booker (booking role) made this booking, whichever unit it landed in."""
+    staff = staff_of(user)
+    return bool(
+        staff
+        and booking is not None
+        and booking.created_by_id == user.pk
+        and booking.organisation_id == staff.organisation_id
+        and staff.has_role(*BOOKING_ROLES)
+    )
+
+
+staff_sees_booking = booking_unit_visible | is_in_my_agenda | is_booked_by_me
 
 rules.add_perm("bookings.view_bookings", is_staff_member)
 rules.add_perm("bookings.view_booking", staff_sees_booking | is_own_booking | rules.is_superuser)

@@ -7,7 +7,8 @@ Who sees which bookings:
 - a staff member with a managing or booking role (manager, head of department, call centre,
   representative, project manager — `org.roles.BOOKING_ROLES`): the bookings made in their unit
   and the units below it (`Booking.unit` is the staff member's unit when the booking was made),
-  never a sibling unit's, plus their own agenda wherever it was booked;
+  never a sibling unit's, plus their own agenda and the bookings they made themselves (a call
+  centre books with staff of any unit);
 - any other staff member (technician, measurer, foreman, estimator — agenda only): the bookings in
   their own agenda (`Booking.staff` is them);
 - a customer: the bookings of their own contact (`contact.user == user`);
@@ -46,7 +47,9 @@ def bookings_for(user) -> QuerySet[Booking]:
     if staff.has_role(Role.ORG_ADMIN):
         return qs
     if staff.has_role(*BOOKING_ROLES):
-        return qs.filter(Q(unit__path__startswith=staff.unit.path) | Q(staff=staff))
+        return qs.filter(
+            Q(unit__path__startswith=staff.unit.path) | Q(staff=staff) | Q(created_by=user)
+        )
     return qs.filter(staff=staff)
 
 
