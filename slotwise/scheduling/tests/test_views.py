@@ -680,3 +680,34 @@ def test_policy_page_saves_and_validates(client, world):
     assert str(policy.weight_travel) == "5.00" and policy.hold_minutes == 10
     # another organisation's policy is untouched
     assert not SchedulingPolicy.objects.filter(organisation=world.other_org).exists()
+
+
+def test_booker_books_a_combined_visit(client, world):
+    as_user(client, world.manager)
+    response = find(client, world, extras=[world.call.pk])
+    option = response.context["options"][0]
+    assert response.context["search"]["extras"] == str(world.call.pk)
+    assert option.end - option.start == dt.timedelta(minutes=90)  # 60 + 30
+    done = htmx(
+        client,
+        reverse("scheduling:booker_book"),
+        option_data(world, option, extras=str(world.call.pk), contact=str(world.contact.public_id)),
+    )
+    assert b'data-testid="booked"' in done.content, done.content
+    booking = Booking.objects.get()
+    assert list(booking.services.all()) == [world.call]
+    assert booking.end - booking.start == dt.timedelta(minutes=90)
+
+
+def test_booker_time_no_longer_bookable_shows_fresh_options(client, world):
+    option = find(as_user(client, world.manager), world).context["options"][0]
+    past = timezone.now() - dt.timedelta(hours=2)
+    response = htmx(
+        client,
+        reverse("scheduling:booker_book"),
+        option_data(world, option, start=past.isoformat(), contact=str(world.contact.public_id)),
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-testid="conflict"' in body and 'data-testid="option"' in body
+    assert Booking.objects.count() == 0
