@@ -120,6 +120,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# Under ASGI every request runs in a context of its own, so persistent connections
+# (DB_CONN_MAX_AGE) are not reused there: serve with a per-process psycopg pool instead
+# (DB_POOL_MAX_SIZE > 0; the web processes of the benchmarks and production use it).
+if IS_POSTGRES and env.int("DB_POOL_MAX_SIZE", default=0) > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE"),
+        "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+    }
 
 # --- Cache, channels ------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
