@@ -10,6 +10,9 @@ import sys
 
 BENCHMARKS = {
     "engine_options": "bench.engine_options",
+    "booking_race": "bench.booking_race",
+    "booking_http": "bench.booking_http",
+    "options": "bench.options",
 }
 
 

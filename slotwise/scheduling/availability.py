@@ -37,7 +37,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Subquery
 
 from slotwise.bookings.models import Booking, BookingStatus
-from slotwise.org.models import OrgUnit, Region, RegionRange, Staff, StaffSkill
+from slotwise.org.models import OrgUnit, Region, Staff, StaffSkill
 from slotwise.org.postcodes import key_in_range, normalise
 from slotwise.scheduling.engine.calendar import (
     DateException,
@@ -80,9 +80,14 @@ def regions_for_postcode(organisation, country: str, postcode: str) -> frozenset
         key = normalise(country, postcode)
     except Exception:  # noqa: BLE001 - an invalid postcode is in no region
         return _NO_REGIONS
-    rows = RegionRange.objects.filter(
-        region__organisation=organisation, region__country=country
-    ).values_list("region_id", "start", "end")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT rr.region_id, rr.start, rr."end" FROM org_regionrange rr'
+            " JOIN org_region r ON r.id = rr.region_id"
+            " WHERE r.organisation_id = %s AND r.country = %s",
+            [organisation.pk, country],
+        )
+        rows = cursor.fetchall()
     return frozenset(rid for rid, s, e in rows if key_in_range(key, s, e))
 
 
@@ -91,11 +96,6 @@ def org_uses_regions(organisation) -> bool:
 
 
 # -- working time ----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4096)
-def _expand(rules, exceptions, tz, first, last, closed) -> tuple[tuple[int, int], ...]:
-    return expand_working_time(rules, exceptions, tz, first, last, closed)
 
 
 def local_dates(tz: str, start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -217,17 +217,29 @@ FROM scheduling_externalbusy x
 WHERE x.staff_id = ANY(%(ids)s) AND x."end" > %(ws)s AND x.start < %(we)s
 """
 
+_PREVIOUS_SQL = """
+UNION ALL
+(SELECT p.staff_id, FLOOR(EXTRACT(EPOCH FROM p.start) / 60)::bigint, NULL,
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'p'
+ FROM bookings_booking p
+ WHERE p.contact_id = %(contact)s AND p.status NOT IN ('cancelled', 'no_show')
+ ORDER BY p.start DESC LIMIT 50)
+"""
 
-def _busy_rows_postgres(ids, ws, we, now, exclude_id):
+
+def _busy_rows_postgres(ids, ws, we, now, exclude_id, contact_id):
+    params = {"ids": list(ids), "ws": ws, "we": we, "now": now, "exclude": exclude_id or 0}
+    sql = _BUSY_SQL
+    if contact_id is not None:
+        sql += _PREVIOUS_SQL
+        params["contact"] = contact_id
     with connection.cursor() as cursor:
-        cursor.execute(
-            _BUSY_SQL,
-            {"ids": list(ids), "ws": ws, "we": we, "now": now, "exclude": exclude_id or 0},
-        )
-        return cursor.fetchall()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return rows
 
 
-def _busy_rows_orm(ids, ws, we, now, exclude_id):
+def _busy_rows_orm(ids, ws, we, now, exclude_id, contact_id):
     """The same rows as :data:`_BUSY_SQL`, through the ORM (SQLite)."""
     from .models import ExternalBusy, TimeOff
 
@@ -280,6 +292,8 @@ def _busy_rows_orm(ids, ws, we, now, exclude_id):
             staff_id__in=ids, end__gt=ws, start__lt=we
         ).values_list("staff_id", "start", "end"):
             rows.append((sid, to_minutes(s), -(-_seconds(e) // 60), *([None] * 10), tag))
+    for rank, sid in enumerate(previous_staff_ids(contact_id)):
+        rows.append((sid, -rank, None, *([None] * 10), "p"))
     return rows
 
 
@@ -287,11 +301,12 @@ def _seconds(value: dt.datetime) -> int:
     return int(value.timestamp())
 
 
-def busy_rows(ids, ws, we, now, exclude_id=None):
-    """Raw busy rows of staff `ids` in ``[ws, we)``; one query on PostgreSQL."""
+def busy_rows(ids, ws, we, now, exclude_id=None, contact_id=None):
+    """Raw busy rows of staff `ids` in ``[ws, we)`` (and, with a contact, the staff of their
+    last 50 bookings, newest first, tagged "p"); one query on PostgreSQL."""
     if connection.vendor == "postgresql":
-        return _busy_rows_postgres(ids, ws, we, now, exclude_id)
-    return _busy_rows_orm(ids, ws, we, now, exclude_id)
+        return _busy_rows_postgres(ids, ws, we, now, exclude_id, contact_id)
+    return _busy_rows_orm(ids, ws, we, now, exclude_id, contact_id)
 
 
 def _unit_points(organisation) -> dict[int, Point | None]:
@@ -318,12 +333,170 @@ def previous_staff_ids(contact, organisation=None) -> tuple[int, ...]:
     if contact is None:
         return ()
     rows = (
-        Booking.objects.filter(contact=contact)
+        Booking.objects.filter(contact_id=getattr(contact, "pk", contact))
         .exclude(status__in=[BookingStatus.CANCELLED, BookingStatus.NO_SHOW])
         .order_by("-start")
         .values_list("staff_id", flat=True)[:50]
     )
     return tuple(dict.fromkeys(rows))
+
+
+_STAFF_SQL = """
+SELECT s.id, u.first_name, u.last_name, u.username, s.unit_id, s.home_base_id, h.lat, h.lng,
+       s.active_from, s.active_to,
+       (SELECT string_agg(w.weekday || ' ' || w.start::text || ' ' || w."end"::text, ','
+                          ORDER BY w.weekday, w.start, w."end")
+          FROM scheduling_workinghours w WHERE w.staff_id = s.id),
+       (SELECT string_agg(e.date::text || ' ' || coalesce(e.start::text, '-') || ' '
+                          || coalesce(e."end"::text, '-'), ',' ORDER BY e.date, e.start, e."end")
+          FROM scheduling_availabilityexception e
+         WHERE e.staff_id = s.id AND e.date BETWEEN %(first)s AND %(last)s)
+       {skill_cols}
+FROM org_staff s
+JOIN accounts_user u ON u.id = s.user_id
+JOIN org_orgunit ou ON ou.id = s.unit_id
+LEFT JOIN org_location h ON h.id = s.home_base_id
+WHERE s.organisation_id = %(org)s AND s.active_from <= %(last)s
+  AND (s.active_to IS NULL OR s.active_to >= %(first)s)
+  {where}
+"""
+
+_SKILL_SQL = (
+    "(SELECT ss.level FROM org_staffskill ss JOIN org_skill sk ON sk.id = ss.skill_id"
+    " WHERE ss.staff_id = s.id AND sk.organisation_id = %(org)s AND sk.code = %({code})s"
+    " ORDER BY ss.level DESC LIMIT 1)"
+)
+
+
+def _staff_rows_postgres(
+    *,
+    organisation,
+    first,
+    last,
+    required_skills,
+    allowed_unit_paths,
+    allowed_region_ids,
+    customer_region_ids,
+    regions_required,
+    unit,
+    staff_ids,
+):
+    """One query: the candidates with their hours and exceptions as text (memo keys)."""
+    params: dict[str, object] = {"org": organisation.pk, "first": first, "last": last}
+    where: list[str] = []
+    if staff_ids is not None:
+        params["ids"] = list(staff_ids)
+        where.append("s.id = ANY(%(ids)s)")
+    paths_groups = list(allowed_unit_paths)
+    if unit is not None:
+        paths_groups.append((unit.path,))
+    for gi, paths in enumerate(paths_groups):
+        ors = []
+        for pi, path in enumerate(paths):
+            key = f"path_{gi}_{pi}"
+            params[key] = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            ors.append(f"ou.path LIKE %({key})s")
+        where.append("(" + (" OR ".join(ors) or "FALSE") + ")")
+    skill_cols = []
+    for i, (code, level) in enumerate(sorted((required_skills or {}).items())):
+        params[f"code_{i}"] = code
+        params[f"level_{i}"] = level
+        sub = _SKILL_SQL.replace("{code}", f"code_{i}")
+        skill_cols.append(sub)
+        where.append(f"{sub} >= %(level_{i})s")
+    has_region = (
+        "EXISTS (SELECT 1 FROM org_staff_regions sr WHERE sr.staff_id = s.id"
+        " AND sr.region_id = ANY(%(regions)s))"
+    )
+    if allowed_region_ids is not None:
+        params["regions"] = sorted(allowed_region_ids & (customer_region_ids or _NO_REGIONS))
+        where.append(has_region)
+    elif regions_required:
+        params["regions"] = sorted(customer_region_ids or ())
+        where.append(
+            f"({has_region} OR NOT EXISTS (SELECT 1 FROM org_staff_regions sr2"
+            " WHERE sr2.staff_id = s.id))"
+        )
+    sql = _STAFF_SQL.format(
+        skill_cols="".join(f", {c}" for c in skill_cols),
+        where="".join(f" AND {w}" for w in where),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(*r[:10], r[10] or "", r[11] or "", *r[12:]) for r in cursor.fetchall()]
+
+
+def _staff_rows_orm(*, first, last, **kwargs):
+    """The same rows as :func:`_staff_rows_postgres`, through the ORM (three queries)."""
+    qs, skill_cols = candidate_staff_queryset(first=first, last=last, **kwargs)
+    rows = list(
+        qs.order_by().values_list(
+            "id",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "unit_id",
+            "home_base_id",
+            "home_base__lat",
+            "home_base__lng",
+            "active_from",
+            "active_to",
+            *skill_cols,
+        )
+    )
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    hours: dict[int, list[str]] = defaultdict(list)
+    for sid, weekday, start, end in (
+        WorkingHours.objects.filter(staff_id__in=ids)
+        .order_by("weekday", "start", "end")
+        .values_list("staff_id", "weekday", "start", "end")
+    ):
+        hours[sid].append(f"{weekday} {start.isoformat()} {end.isoformat()}")
+    exc: dict[int, list[str]] = defaultdict(list)
+    for sid, day, start, end in (
+        AvailabilityException.objects.filter(staff_id__in=ids, date__range=(first, last))
+        .order_by("date", "start", "end")
+        .values_list("staff_id", "date", "start", "end")
+    ):
+        s = start.isoformat() if start is not None else "-"
+        e = end.isoformat() if end is not None else "-"
+        exc[sid].append(f"{day.isoformat()} {s} {e}")
+    return [
+        (*r[:10], ",".join(hours.get(r[0], ())), ",".join(exc.get(r[0], ())), *r[10:]) for r in rows
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _parse_hours(text: str) -> tuple[WeeklyRule, ...]:
+    out = []
+    for part in text.split(","):
+        if part:
+            wd, s, e = part.split(" ")
+            out.append(WeeklyRule(int(wd), dt.time.fromisoformat(s), dt.time.fromisoformat(e)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _parse_exceptions(text: str) -> tuple[DateException, ...]:
+    days: dict[dt.date, list] = {}
+    for part in text.split(","):
+        if part:
+            d, s, e = part.split(" ")
+            ranges = days.setdefault(dt.date.fromisoformat(d), [])
+            if s != "-" and e != "-":
+                ranges.append((dt.time.fromisoformat(s), dt.time.fromisoformat(e)))
+    return tuple(DateException(d, tuple(r)) for d, r in sorted(days.items()))
+
+
+@lru_cache(maxsize=4096)
+def _working_time(hours: str, exceptions: str, tz, first, last, closed):
+    """Working intervals for one hours/exceptions text: staff who share their hours share
+    the expansion (and its conversions to UTC)."""
+    return expand_working_time(
+        _parse_hours(hours), _parse_exceptions(exceptions), tz, first, last, closed
+    )
 
 
 def load_snapshot(
@@ -348,7 +521,8 @@ def load_snapshot(
     if preferred_staff is not None:
         pid = getattr(preferred_staff, "pk", preferred_staff)
         staff_ids = [pid] if staff_ids is None else [s for s in staff_ids if s == pid]
-    qs, skill_cols = candidate_staff_queryset(
+    loader = _staff_rows_postgres if connection.vendor == "postgresql" else _staff_rows_orm
+    staff_rows = loader(
         organisation=organisation,
         first=first,
         last=last,
@@ -360,43 +534,9 @@ def load_snapshot(
         unit=unit,
         staff_ids=staff_ids,
     )
-    staff_rows = list(
-        qs.order_by().values_list(
-            "id",
-            "user__first_name",
-            "user__last_name",
-            "user__username",
-            "unit_id",
-            "home_base_id",
-            "home_base__lat",
-            "home_base__lng",
-            "active_from",
-            "active_to",
-            *skill_cols,
-        )
-    )
-    prev = previous_staff_ids(contact)
     if not staff_rows:
-        return Snapshot(staff=[], names={}, tz=tz, previous_staff_ids=prev)
+        return Snapshot(staff=[], names={}, tz=tz, previous_staff_ids=previous_staff_ids(contact))
     ids = [r[0] for r in staff_rows]
-
-    # Working hours and exceptions: one query each.
-    rules: dict[int, list[WeeklyRule]] = defaultdict(list)
-    for sid, weekday, start, end in (
-        WorkingHours.objects.filter(staff_id__in=ids)
-        .order_by()
-        .values_list("staff_id", "weekday", "start", "end")
-    ):
-        rules[sid].append(WeeklyRule(weekday, start, end))
-    exceptions: dict[int, dict[dt.date, list]] = defaultdict(lambda: defaultdict(list))
-    for sid, day, start, end in (
-        AvailabilityException.objects.filter(staff_id__in=ids, date__range=(first, last))
-        .order_by()
-        .values_list("staff_id", "date", "start", "end")
-    ):
-        ranges = exceptions[sid][day]
-        if start is not None and end is not None:
-            ranges.append((start, end))
     policy_closed = (
         closed_dates(organisation.country, first, last)
         if getattr(policy, "observe_public_holidays", True)
@@ -407,16 +547,16 @@ def load_snapshot(
     w_start = to_minutes(window_start)
     w_end = to_minutes(window_end)
     load_start, load_end = w_start, w_end
+    widened: set[int] = set()
     for row in staff_rows:
         sid = row[0]
-        staff_rules = tuple(sorted(rules.get(sid, ()), key=_rule_key))
-        exc = exceptions.get(sid)
-        exc_t = (
-            tuple(DateException(d, tuple(sorted(r))) for d, r in sorted(exc.items())) if exc else ()
-        )
-        intervals = _expand(staff_rules, exc_t, tz, first, last, policy_closed)
-        intervals = _clip_active(intervals, tz, first, last, row[8], row[9])
+        intervals = _working_time(row[10], row[11], tz, first, last, policy_closed)
+        if row[8] > first or row[9] is not None:
+            intervals = _clip_active(intervals, tz, first, last, row[8], row[9])
         working[sid] = intervals
+        if id(intervals) in widened:
+            continue
+        widened.add(id(intervals))
         # Widen the busy read to the working intervals around the window's edges, so the
         # visit before the first gap and after the last one are known (travel).
         for s, e in intervals:
@@ -427,7 +567,9 @@ def load_snapshot(
 
     ws_dt = dt.datetime.fromtimestamp(load_start * 60, UTC)
     we_dt = dt.datetime.fromtimestamp(load_end * 60, UTC)
-    rows = busy_rows(ids, ws_dt, we_dt, now, exclude_booking_id)
+    contact_id = getattr(contact, "pk", contact)
+    rows = busy_rows(ids, ws_dt, we_dt, now, exclude_booking_id, contact_id)
+    prev: list[int] = []
 
     points: dict[int, Point] = {}
     unit_points = None
@@ -455,6 +597,8 @@ def load_snapshot(
                 booked[sid] += hi - lo
             if type_id == main_type_id and not exclusive:
                 sessions[(sid, s)] += seats
+        elif tag == "p":
+            prev.append((bs, sid))
         else:
             busy[sid].append(Busy(bs, be, None, "time_off" if tag == "o" else "external"))
 
@@ -470,7 +614,7 @@ def load_snapshot(
             home = homes.get(row[5])
             if home is None:
                 home = homes[row[5]] = Point(row[6], row[7])
-        skills = {code: row[10 + i] for i, (code, _level) in enumerate(required)}
+        skills = {code: row[12 + i] for i, (code, _level) in enumerate(required)}
         b = busy.get(sid)
         if b:
             b.sort(key=_busy_start)
@@ -492,16 +636,12 @@ def load_snapshot(
         staff=snapshots,
         names=names,
         tz=tz,
-        previous_staff_ids=prev,
+        previous_staff_ids=tuple(dict.fromkeys(sid for _s, sid in sorted(prev, reverse=True))),
         sessions=[(sid, s, taken) for (sid, s), taken in sessions.items()],
         points=all_points,
         load_start=load_start,
         load_end=load_end,
     )
-
-
-def _rule_key(rule: WeeklyRule):
-    return (rule.weekday, rule.start, rule.end)
 
 
 def _busy_start(b: Busy) -> int:

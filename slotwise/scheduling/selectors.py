@@ -28,6 +28,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -104,26 +105,7 @@ def visit_spec(types: Sequence[AppointmentType]) -> VisitSpec:
     if errors:
         raise ValidationError({"types": errors})
 
-    from .models import AppointmentTypeSkill
-
-    ids = [t.pk for t in types]
-    required: dict[str, int] = {}
-    for code, level in AppointmentTypeSkill.objects.filter(type_id__in=ids).values_list(
-        "skill__code", "min_level"
-    ):
-        required[code] = max(level, required.get(code, 0))
-    unit_paths: dict[int, list[str]] = {}
-    through = AppointmentType.allowed_units.through
-    for tid, path in through.objects.filter(appointmenttype_id__in=ids).values_list(
-        "appointmenttype_id", "orgunit__path"
-    ):
-        unit_paths.setdefault(tid, []).append(path)
-    region_sets: dict[int, set[int]] = {}
-    rthrough = AppointmentType.allowed_regions.through
-    for tid, rid in rthrough.objects.filter(appointmenttype_id__in=ids).values_list(
-        "appointmenttype_id", "region_id"
-    ):
-        region_sets.setdefault(tid, set()).add(rid)
+    required, unit_paths, region_sets = _type_rules([t.pk for t in types])
     allowed_regions = None
     for rset in region_sets.values():
         allowed_regions = frozenset(rset) if allowed_regions is None else allowed_regions & rset
@@ -146,6 +128,43 @@ def visit_spec(types: Sequence[AppointmentType]) -> VisitSpec:
         allowed_region_ids=allowed_regions,
         slot_step_minutes=main.slot_step_minutes,
     )
+
+
+def _type_rules(ids: list[int]):
+    """Required skills (max level), allowed unit paths and allowed regions of the types, in
+    one query."""
+    from .models import AppointmentTypeSkill
+
+    units = AppointmentType.allowed_units.through._meta
+    regions = AppointmentType.allowed_regions.through._meta
+    marks = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        SELECT 's', ts.type_id, sk.code, ts.min_level
+          FROM {AppointmentTypeSkill._meta.db_table} ts
+          JOIN org_skill sk ON sk.id = ts.skill_id
+         WHERE ts.type_id IN ({marks})
+        UNION ALL
+        SELECT 'u', au.appointmenttype_id, ou.path, NULL
+          FROM {units.db_table} au JOIN org_orgunit ou ON ou.id = au.orgunit_id
+         WHERE au.appointmenttype_id IN ({marks})
+        UNION ALL
+        SELECT 'r', ar.appointmenttype_id, NULL, ar.region_id
+          FROM {regions.db_table} ar
+         WHERE ar.appointmenttype_id IN ({marks})
+    """
+    required: dict[str, int] = {}
+    unit_paths: dict[int, list[str]] = {}
+    region_sets: dict[int, set[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *ids, *ids])
+        for kind, tid, text, number in cursor.fetchall():
+            if kind == "s":
+                required[text] = max(number, required.get(text, 0))
+            elif kind == "u":
+                unit_paths.setdefault(tid, []).append(text)
+            else:
+                region_sets.setdefault(tid, set()).add(number)
+    return required, unit_paths, region_sets
 
 
 # -- policy and weights ----------------------------------------------------------------------

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from slotwise.bookings.models import Booking, BookingStatus
 from slotwise.org.models import Location
@@ -535,14 +537,13 @@ def _populate(org, t, n, customer):
     return contact
 
 
-@pytest.mark.parametrize("n", [3, 30])
-def test_query_count_does_not_grow_with_staff(n, django_assert_max_num_queries):
+def _count_queries(n):
     org = make_org()
     customer = make_location(org)
     t = make_type(org, skills={"x": 2})
     contact = _populate(org, t, n, customer)
     spec = visit_spec([t])
-    with django_assert_max_num_queries(8):
+    with CaptureQueriesContext(connection) as ctx:
         opts = find_options(
             organisation=org,
             spec=spec,
@@ -553,3 +554,13 @@ def test_query_count_does_not_grow_with_staff(n, django_assert_max_num_queries):
             contact=contact,
         )
     assert len(opts) == 10
+    return len(ctx.captured_queries)
+
+
+def test_query_count_does_not_grow_with_staff():
+    few = _count_queries(3)
+    many = _count_queries(30)
+    assert few == many
+    # PostgreSQL: policy, regions of the postcode, candidates (with hours and exceptions),
+    # busy time (with the contact's previous staff); the ORM path on SQLite needs a few more.
+    assert many <= (4 if connection.vendor == "postgresql" else 10)
