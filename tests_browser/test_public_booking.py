@@ -82,6 +82,10 @@ def test_customer_books_on_the_embedded_page_then_reschedules_and_cancels(
         assert frame.locator(".topbar").count() == 0  # minimal chrome
 
         first_day = datetime.date.today() + datetime.timedelta(days=3)
+        frame.locator("input[name=postcode]").fill("9999 ZZ")  # valid-looking, not found
+        frame.locator("[data-testid=search]").click()
+        frame.locator("#search-area .errorlist").wait_for()
+        assert frame.locator("[data-testid=option]").count() == 0
         frame.locator("input[name=postcode]").fill("1012 AB")
         frame.locator("input[name=address]").fill("Damrak 1")
         frame.locator("input[name=start]").fill(first_day.isoformat())
