@@ -86,6 +86,13 @@ def test_booker_shows_a_postcode_error_and_fits_a_phone(demo, chromium_browser):
         page.click("[data-testid=find-options]")
         page.locator("[data-testid=option]").first.wait_for(state="visible")
         assert page.evaluate(SCROLL_WIDTH) <= PHONE["width"]
+        # an option, then back to the list without booking
+        page.locator("[data-testid=option] button").first.click()
+        page.locator("[data-testid=confirm]").wait_for(state="visible")
+        assert page.evaluate(SCROLL_WIDTH) <= PHONE["width"]
+        page.click("[data-testid=back-to-options]")
+        page.locator("[data-testid=option]").first.wait_for(state="visible")
+        assert page.locator("[data-testid=confirm]").count() == 0
         assert Booking.objects.count() == 0
     finally:
         page.context.close()
