@@ -62,6 +62,7 @@ DEFAULT_DAYS = 14
 # fill in the form before the earliest time stops being bookable.
 GRACE_MINUTES = 10
 OPTIONS_LIMIT = 40
+PER_DAY = 6  # times shown per day before "More times"
 CONFIRMATION_LINKS_MINUTES = 60
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -309,7 +310,10 @@ def _group_by_day(options, organisation, *, token_for) -> list[dict]:
                 "token": token_for(option),
             }
         )
-    return [{"day": day, "options": items} for day, items in days.items()]
+    return [
+        {"day": day, "options": items, "first": items[:PER_DAY], "more": items[PER_DAY:]}
+        for day, items in days.items()
+    ]
 
 
 def _type_facts(type_) -> dict:
@@ -816,7 +820,7 @@ def manage_reschedule(request, token: str):
             return option_token(type_id=type_.pk, staff_id=option.staff_id, start=option.start)
 
         same = _group_by_day(
-            [o for o in options if o.staff_id == booking.staff_id],
+            [o for o in options if o.staff_id == booking.staff_id and o.start != booking.start],
             organisation,
             token_for=token_for,
         )
