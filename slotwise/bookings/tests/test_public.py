@@ -414,3 +414,36 @@ def test_embed_code_page_for_managers_of_the_organisation(client, org, phone_typ
 def test_confirmation_unknown_public_id_is_404(client):
     url = reverse("bookings:confirmation", args=["00000000-0000-0000-0000-000000000000"])
     assert client.get(url).status_code == 404
+
+
+def test_types_list_in_the_embed_keeps_the_embed_mode(client, org, phone_type):
+    response = client.get(reverse("book:types", args=[org.slug]), {"embed": "1", "lang": "sv"})
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    assert response["Content-Language"] == "sv"
+    (item,) = response.context["types"]
+    assert "embed=1" in item["url"] and "lang=sv" in item["url"]
+    assert client.get(item["url"])["Content-Security-Policy"].startswith("frame-ancestors")
+
+
+def test_group_type_shows_seats_left_and_books_a_seat(client, org, adviser):
+    group = make_type(
+        org,
+        name="Group session",
+        slug="group",
+        mode="branch",
+        duration_minutes=90,
+        capacity=3,
+        min_notice_minutes=120,
+    )
+    details_url = first_option_url(client, group)
+    assert post_details(client, details_url, GOOD).status_code == 302
+    first = Booking.objects.get()
+    response = client.get(reverse("book:type", args=[org.slug, group.slug]))
+    session = [
+        o for d in response.context["days"] for o in d["options"] if o["start"] == first.start
+    ]
+    assert session and session[0]["seats_left"] == 2
+    other = {**GOOD, "phone": "06 23456789", "email": "second@example.com"}
+    assert post_details(client, session[0]["token"], other).status_code == 302
+    assert Booking.objects.filter(start=first.start, type=group).count() == 2
