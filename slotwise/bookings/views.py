@@ -63,6 +63,7 @@ DEFAULT_DAYS = 14
 GRACE_MINUTES = 10
 OPTIONS_LIMIT = 40
 PER_DAY = 6  # times shown per day before "More times"
+SUGGESTED = 3  # the best-ranked options shown first
 CONFIRMATION_LINKS_MINUTES = 60
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -287,29 +288,44 @@ def _find(
     return options, location
 
 
-def _group_by_day(options, organisation, *, token_for) -> list[dict]:
-    """[{day, options: [{start, end, staff_first_name, reasons, seats_left, token}]}] in the
-    organisation's zone, days in order, times in order within a day."""
+PERSONAL_REASONS = ("usual_staff", "substitute")
+
+
+def _short_reasons(option, limit: int = 2) -> list[str]:
+    """The option's first reasons, the personal ones ("your usual advisor") first."""
+    pairs = list(zip(option.reason_codes, option.reasons, strict=False))
+    pairs.sort(key=lambda pair: pair[0].get("code") not in PERSONAL_REASONS)
+    return [text for _code, text in pairs[:limit]]
+
+
+def _option_items(options, organisation, *, token_for) -> list[dict]:
     first_names = dict(
         Staff.objects.filter(pk__in={o.staff_id for o in options}).values_list(
             "pk", "user__first_name"
         )
     )
+    return [
+        {
+            "start": local(option.start, organisation),
+            "end": local(option.end, organisation),
+            "staff_id": option.staff_id,
+            "staff_first_name": first_names.get(option.staff_id) or option.staff_name.split(" ")[0],
+            "reasons": _short_reasons(option),
+            "reason_codes": [c.get("code") for c in option.reason_codes],
+            "seats_left": option.seats_left,
+            "token": token_for(option),
+        }
+        for option in options
+    ]
+
+
+def _group_by_day(options, organisation, *, token_for) -> list[dict]:
+    """[{day, options: [{start, end, staff_first_name, reasons, seats_left, token}], first,
+    more}] in the organisation's zone, days in order, times in order within a day."""
     days: OrderedDict[datetime.date, list] = OrderedDict()
-    for option in sorted(options, key=lambda o: (o.start, o.staff_id)):
-        start = local(option.start, organisation)
-        days.setdefault(start.date(), []).append(
-            {
-                "start": start,
-                "end": local(option.end, organisation),
-                "staff_id": option.staff_id,
-                "staff_first_name": first_names.get(option.staff_id)
-                or option.staff_name.split(" ")[0],
-                "reasons": list(option.reasons[:2]),
-                "seats_left": option.seats_left,
-                "token": token_for(option),
-            }
-        )
+    items = _option_items(options, organisation, token_for=token_for)
+    for item in sorted(items, key=lambda i: (i["start"], i["staff_id"])):
+        days.setdefault(item["start"].date(), []).append(item)
     return [
         {"day": day, "options": items, "first": items[:PER_DAY], "more": items[PER_DAY:]}
         for day, items in days.items()
@@ -348,7 +364,7 @@ def public_types(request, org_slug: str):
 def _render_type_page(
     request, organisation, type_, *, form, contact, status=200, problem="", now=None
 ):
-    days, searched = [], False
+    days, suggested, searched = [], [], False
     ready = form.is_bound and (not type_.needs_travel or form.data.get("postcode"))
     if ready and form.is_valid():
         searched = True
@@ -369,6 +385,8 @@ def _render_type_page(
             return _with_keep(details_url, request, o=token)
 
         days = _group_by_day(options, organisation, token_for=token_for)
+        # The option generator's best few, in its order (continuity, travel, compact days).
+        suggested = _option_items(options[:SUGGESTED], organisation, token_for=token_for)
     elif not ready:  # the first visit: ask for the postcode, no errors yet
         form = SearchForm(
             initial=dict(form.data.items()), needs_travel=True, today=_today(organisation)
@@ -382,6 +400,7 @@ def _render_type_page(
             "facts": _type_facts(type_),
             "form": form,
             "days": days,
+            "suggested": suggested,
             "searched": searched,
             "contact": contact,
             "problem": problem,

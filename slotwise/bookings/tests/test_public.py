@@ -333,36 +333,35 @@ def test_page_speaks_the_organisations_language_unless_the_visitor_chose(client,
 
 def test_logged_in_customer_skips_the_form_and_keeps_their_adviser(client, org, phone_type):
     femke = Staff.objects.get(organisation=org)
-    other = StaffFactory(unit=femke.unit, user__first_name="Bram")
-    give_hours(other, datetime.time(8, 0), datetime.time(18, 0))
+    bram = StaffFactory(unit=femke.unit, user__first_name="Bram")
+    give_hours(bram, datetime.time(8, 0), datetime.time(18, 0))
     user = UserFactory()
     contact = ContactFactory(organisation=org, user=user, phone="+31687654321")
-    booking_create(
+    last_week = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(
+        days=7
+    )
+    booking_create(  # their last appointment was with Bram
         type=phone_type,
-        staff=other,
+        staff=bram,
         contact=contact,
-        start=datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-        + datetime.timedelta(days=1),
+        start=last_week,
         enforce_availability=False,
+        now=last_week - datetime.timedelta(days=1),
     )
     client.force_login(user)
     response = client.get(reverse("book:type", args=[org.slug, phone_type.slug]))
-    best = min(
-        (o for d in response.context["days"] for o in d["options"]), key=lambda o: o["start"]
-    )
     assert response.context["contact"] == contact
-    assert any(
-        o["staff_first_name"] == "Bram" for d in response.context["days"] for o in d["options"]
-    )
-    details_url = best["token"]
-    page = client.get(details_url)
-    assert page.context["form"] is None
-    response = post_details(client, details_url, {})
+    best = response.context["suggested"][0]
+    assert best["staff_first_name"] == "Bram"
+    assert "usual_staff" in best["reason_codes"]
+    assert any("usual" in reason for reason in best["reasons"])
+    page = client.get(best["token"])
+    assert page.context["form"] is None  # no details to type in
+    response = post_details(client, best["token"], {})
     assert response.status_code == 302
-    booking = Booking.objects.exclude(staff=other).first() or Booking.objects.latest("created_at")
-    assert Booking.objects.filter(contact=contact).count() == 2
+    booking = Booking.objects.get(public_id=response["Location"].split("/")[-2])
+    assert (booking.contact, booking.staff, booking.created_by) == (contact, bram, user)
     assert Contact.objects.filter(organisation=org).count() == 1
-    assert booking.created_by == user
 
 
 def test_my_bookings_lists_own_bookings_with_manage_links(client, org, phone_type, adviser):
