@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -173,35 +172,6 @@ def _cancel_lapsed(bookings, *, now) -> int:
     return count
 
 
-def _release_expired_holds(*, staff_id: int, blocked_start, blocked_end, now) -> None:
-    """Expired holds still say "held" (and so still count for the DB constraint): cancel the
-    ones in the way. Runs under the staff lock."""
-    expired = Booking.objects.filter(
-        staff_id=staff_id,
-        status=BookingStatus.HELD,
-        hold_expires_at__lte=now,
-        blocked_start__lt=blocked_end,
-        blocked_end__gt=blocked_start,
-    ).select_related("contact__organisation")
-    _cancel_lapsed(expired, now=now)
-
-
-def _active_overlapping(*, staff_id: int, blocked_start, blocked_end, now, exclude_pk=None):
-    qs = Booking.objects.filter(
-        staff_id=staff_id,
-        status__in=ACTIVE_STATUSES,
-        blocked_start__lt=blocked_end,
-        blocked_end__gt=blocked_start,
-    ).filter(
-        Q(status=BookingStatus.CONFIRMED)
-        | Q(hold_expires_at__isnull=True)
-        | Q(hold_expires_at__gt=now)
-    )
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs
-
-
 def _check_free(
     *,
     type: AppointmentType,
@@ -214,30 +184,44 @@ def _check_free(
     exclude_pk=None,
 ) -> int:
     """Raise Conflict unless the interval is free (under the staff lock). Returns the seats
-    already taken in the group session at `start` (0 for one-to-one types and new sessions)."""
-    _release_expired_holds(
-        staff_id=staff_id, blocked_start=blocked_start, blocked_end=blocked_end, now=now
-    )
-    overlapping = _active_overlapping(
+    already taken in the group session at `start` (0 for one-to-one types and new sessions).
+
+    One query reads the staff member's active bookings in the way; expired holds among them
+    still say "held" (and so still count for the DB constraint): they are cancelled here."""
+    rows = Booking.objects.filter(
         staff_id=staff_id,
-        blocked_start=blocked_start,
-        blocked_end=blocked_end,
-        now=now,
-        exclude_pk=exclude_pk,
+        status__in=ACTIVE_STATUSES,
+        blocked_start__lt=blocked_end,
+        blocked_end__gt=blocked_start,
     )
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    if type.capacity > 1:
+        # Rows of the session are locked so concurrent seat counts see each other.
+        rows = rows.select_for_update()
+    active, lapsed = [], []
+    for row in rows.only("pk", "status", "hold_expires_at", "type_id", "start", "seats"):
+        expired = (
+            row.status == BookingStatus.HELD
+            and row.hold_expires_at is not None
+            and row.hold_expires_at <= now
+        )
+        (lapsed if expired else active).append(row)
+    if lapsed:
+        _cancel_lapsed(
+            Booking.objects.filter(pk__in=[r.pk for r in lapsed]).select_related(
+                "contact__organisation"
+            ),
+            now=now,
+        )
     if type.capacity == 1:
-        if overlapping.exists():
+        if active:
             raise _taken()
         return 0
     # A group: only bookings of the same session (type, start) may share the time.
-    if overlapping.exclude(type=type, start=start).exists():
+    if any(r.type_id != type.pk or r.start != start for r in active):
         raise _taken()
-    session = list(
-        overlapping.filter(type=type, start=start)
-        .select_for_update()
-        .values_list("seats", flat=True)
-    )
-    taken = sum(session)
+    taken = sum(r.seats for r in active)
     if taken + seats > type.capacity:
         raise _taken()
     return taken
@@ -338,10 +322,16 @@ def booking_create(
     end, blocked_start, blocked_end = _interval(spec, start)
 
     def create() -> Booking:
-        locked = Staff.objects.select_for_update().get(pk=staff.pk)
+        # The lock serialises every write for this staff member; the row's unit is read fresh.
+        unit_id = (
+            Staff.objects.select_for_update()
+            .filter(pk=staff.pk)
+            .values_list("unit_id", flat=True)
+            .get()
+        )
         taken = _check_free(
             type=type,
-            staff_id=locked.pk,
+            staff_id=staff.pk,
             start=start,
             blocked_start=blocked_start,
             blocked_end=blocked_end,
@@ -351,16 +341,16 @@ def booking_create(
         # Joining a group session that already exists needs no new availability check: the
         # session's time was checked when its first seat was booked.
         if enforce_availability and taken == 0:
-            _check_bookable(spec=spec, staff=locked, start=start, location=location, now=now)
+            _check_bookable(spec=spec, staff=staff, start=start, location=location, now=now)
         if location is not None and location.pk is None:
             location.save()
         held = hold_minutes is not None
-        booking = Booking.objects.create(
+        booking = Booking(
             organisation_id=type.organisation_id,
             type=type,
-            staff=locked,
+            staff=staff,
             contact=contact,
-            unit_id=locked.unit_id,
+            unit_id=unit_id,
             start=start,
             end=end,
             blocked_start=blocked_start,
@@ -374,6 +364,13 @@ def booking_create(
             created_by=_user(actor),
             notes=notes,
         )
+        # Related objects the caller already loaded are reused (the message and the API
+        # response need them), so no query fetches them again.
+        if AppointmentType.organisation.is_cached(type):
+            booking.organisation = type.organisation
+        if Staff.unit.is_cached(staff) and staff.unit_id == unit_id:
+            booking.unit = staff.unit
+        booking.save(force_insert=True)
         if extras:
             booking.services.set(extras)
         timeline_add(
@@ -406,7 +403,7 @@ def booking_confirm(
             return current
         lapsed = current.hold_expires_at is not None and current.hold_expires_at <= now
         if current.status == BookingStatus.CANCELLED and lapsed:
-            # The hold lapsed and was released for someone else (see _release_expired_holds).
+            # The hold lapsed and was released for someone else (see _check_free).
             raise _taken()
         if current.status != BookingStatus.HELD:
             raise ValidationError({"status": _("Only a held booking can be confirmed.")})

@@ -108,9 +108,10 @@ def resolve_type(organisation, value, *, field: str = "type", active_only: bool 
         qs = AppointmentType.objects.filter(_type_q(value), organisation=organisation)
         if active_only:
             qs = qs.filter(active=True)
-        found = qs.select_related("organisation").first()
+        found = qs.first()
     if found is None:
         raise ValidationError({field: _("Unknown appointment type.")})
+    found.organisation = organisation  # already loaded: no second read
     return found
 
 
@@ -150,13 +151,12 @@ def spec_for(main, extras):
 def resolve_contact(user, public_id, *, field: str = "contact"):
     if public_id in (None, ""):
         return None
-    found = (
-        contacts_for(user).filter(public_id=public_id).select_related("location").first()
-        if public_id
-        else None
-    )
+    found = contacts_for(user).filter(public_id=public_id).select_related(None).first()
     if found is None:
         raise ValidationError({field: _("Unknown contact.")})
+    staff = staff_of(user)
+    if staff is not None and found.organisation_id == staff.organisation_id:
+        found.organisation = staff.organisation  # already loaded: no second read
     return found
 
 

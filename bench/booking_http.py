@@ -1,0 +1,433 @@
+"""Booking over HTTP against the real server (issue 3, "booking_http").
+
+Starts `uvicorn slotwise.asgi:application --workers 2` on a free port (DEBUG off, persistent
+database connections), builds its own organisation on PostgreSQL (staff with working hours, one
+appointment type, contacts, a call-centre user with an API token), then 50 client threads book
+1,000 distinct free slots through `POST /api/bookings/` (plus a few deliberate collisions that
+must answer 409). Afterwards it counts double bookings with SQL (overlapping active blocked
+ranges per staff member) and deletes everything it made, also on error.
+
+    {"bench": "booking_http", "clients": 50, "bookings": 1000, "per_s": ..., "p95_ms": ...,
+     "double_bookings": 0, "errors_5xx": 0, ...}
+
+The helpers here (Django setup, server, dataset, clean-up) are shared with `booking_race`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import queue
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+CLIENTS = 50
+BOOKINGS = 1000
+COLLISIONS = 50
+STAFF = 100
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(*args, sep: str = " ") -> None:
+    print(*args, file=sys.stderr, flush=True, sep=sep)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slotwise.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if not settings.IS_POSTGRES:
+        raise SystemExit("This benchmark needs PostgreSQL: set DATABASE_URL.")
+    call_command("migrate", verbosity=0)
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(*, workers: int = 2, kind: str = "uvicorn"):
+    """The real ASGI server as a subprocess, with the same DATABASE_URL; yields its base URL."""
+    import httpx
+
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("SLOTWISE_TESTING", None)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="0",
+        LOG_LEVEL="WARNING",
+        # Under ASGI each request has its own connection context: a per-process pool reuses
+        # connections (see settings.py).
+        DB_CONN_MAX_AGE="0",
+        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "8"),
+        DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
+        DJANGO_SETTINGS_MODULE="slotwise.settings",
+    )
+    bin_dir = Path(sys.executable).parent
+    if kind == "gunicorn-sync":
+        # WSGI, one request at a time per process: persistent connections work here.
+        env.update(DB_CONN_MAX_AGE="600", DB_POOL_MAX_SIZE="0")
+        cmd = [str(bin_dir / "gunicorn"), "slotwise.wsgi:application", "-w", str(workers)]
+        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048"]
+    elif kind == "gunicorn-uvicorn":
+        cmd = [str(bin_dir / "gunicorn"), "slotwise.asgi:application", "-w", str(workers)]
+        cmd += ["-k", "uvicorn.workers.UvicornWorker", "-b", f"127.0.0.1:{port}"]
+        cmd += ["--log-level", "warning"]
+    else:
+        cmd = [str(bin_dir / "uvicorn"), "slotwise.asgi:application", "--workers", str(workers)]
+        cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        cmd += ["--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode}")
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start within 60 s") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def next_workdays(zone, count: int, start_in_days: int = 2) -> list[dt.date]:
+    day = dt.datetime.now(zone).date() + dt.timedelta(days=start_in_days)
+    out = []
+    while len(out) < count:
+        if day.weekday() < 5:
+            out.append(day)
+        day += dt.timedelta(days=1)
+    return out
+
+
+def build_dataset(*, label: str, n_staff: int, n_contacts: int, phone: bool = True) -> dict:
+    """An organisation of its own: one unit, `n_staff` staff working Mon–Fri 08:00–18:00, one
+    60-minute type at a branch (45 min + 15 min buffer after), contacts with phone numbers (so
+    every booking queues its SMS, as in production), a call-centre user with an API token."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from slotwise.customers.models import Contact
+    from slotwise.org import services as org_services
+    from slotwise.org.models import Organisation, Staff, StaffRole
+    from slotwise.org.roles import Role
+    from slotwise.scheduling.models import AppointmentType, SchedulingPolicy, WorkingHours
+
+    User = get_user_model()
+    tag = f"{label}-{uuid.uuid4().hex[:8]}"
+    org = Organisation.objects.create(
+        name=f"Bench {tag}",
+        slug=f"bench-{tag}",
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        currency="EUR",
+        default_language="en",
+    )
+    SchedulingPolicy.objects.create(organisation=org, observe_public_holidays=False)
+    unit = org_services.org_unit_create(organisation=org, name="Bench branch", kind="branch")
+    users = User.objects.bulk_create(
+        User(username=f"{tag}-s{i}", first_name=f"Staff{i}", last_name="Bench")
+        for i in range(n_staff)
+    )
+    staff = Staff.objects.bulk_create(
+        Staff(organisation=org, user=u, unit=unit, active_from=dt.date(2020, 1, 1)) for u in users
+    )
+    WorkingHours.objects.bulk_create(
+        WorkingHours(staff=s, weekday=d, start=dt.time(8), end=dt.time(18))
+        for s in staff
+        for d in range(5)
+    )
+    booker_user = User.objects.create(username=f"{tag}-booker", first_name="Booker")
+    booker = Staff.objects.create(
+        organisation=org, user=booker_user, unit=unit, active_from=dt.date(2020, 1, 1)
+    )
+    StaffRole.objects.create(staff=booker, role=Role.CALL_CENTRE)
+    token = Token.objects.create(user=booker_user)
+    btype = AppointmentType.objects.create(
+        organisation=org,
+        name="Bench consult",
+        slug="consult",
+        duration_minutes=45,
+        buffer_after=15,
+        currency="EUR",
+        horizon_days=60,
+    )
+    contacts = Contact.objects.bulk_create(
+        Contact(
+            organisation=org,
+            first_name=f"Customer{i}",
+            last_name="Bench",
+            phone=f"+3161{i:07d}" if phone else "",
+        )
+        for i in range(n_contacts)
+    )
+    return {
+        "org": org,
+        "staff": staff,
+        "type": btype,
+        "contacts": contacts,
+        "token": token.key,
+        "users": [*users, booker_user],
+    }
+
+
+def cleanup(data: dict | None) -> None:
+    """Delete everything the benchmark made: the organisation (and by cascade its units, staff,
+    types, contacts, bookings, messages), its history rows, its users and their tasks."""
+    if not data:
+        return
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from slotwise.bookings.models import Booking
+    from slotwise.org.models import Organisation
+
+    org = data["org"]
+    message_ids: list[int] = []
+    with contextlib.suppress(Exception):
+        from slotwise.messaging.models import OutboundMessage
+
+        fields = {f.name for f in OutboundMessage._meta.get_fields()}
+        if "organisation" in fields:
+            message_ids = list(
+                OutboundMessage.objects.filter(organisation=org).values_list("pk", flat=True)
+            )
+    from slotwise.customers.models import Contact
+    from slotwise.org.models import OrgUnit, Staff
+    from slotwise.scheduling.models import AppointmentType
+
+    # PROTECT foreign keys: bookings first, then what they point to, units leaves first.
+    Booking.objects.filter(organisation=org).delete()
+    Contact.objects.filter(organisation=org).delete()
+    Staff.objects.filter(organisation=org).delete()
+    AppointmentType.objects.filter(organisation=org).delete()
+    for unit in sorted(
+        OrgUnit.objects.filter(organisation=org), key=lambda u: len(u.path), reverse=True
+    ):
+        unit.delete()
+    Organisation.objects.filter(pk=org.pk).delete()
+    get_user_model().objects.filter(pk__in=[u.pk for u in data["users"]]).delete()
+    with connection.cursor() as cur:
+        # simple-history rows have no foreign keys: delete them by organisation.
+        for model in connection.introspection.table_names():
+            if not model.startswith(("bookings_historical", "customers_historical")):
+                continue
+            cols = [c.name for c in connection.introspection.get_table_description(cur, model)]
+            if "organisation_id" in cols:
+                cur.execute(f'DELETE FROM "{model}" WHERE organisation_id = %s', [org.pk])
+        if message_ids:
+            with contextlib.suppress(Exception):
+                from django_tasks_db.models import DBTaskResult
+
+                ids = {json.dumps([m]) for m in message_ids}
+                stale = [
+                    r.pk
+                    for r in DBTaskResult.objects.filter(
+                        task_path__endswith="deliver_message"
+                    ).only("pk", "args_kwargs")
+                    if json.dumps(r.args_kwargs.get("args", [])) in ids
+                ]
+                DBTaskResult.objects.filter(pk__in=stale).delete()
+
+
+def double_bookings(org_id: int) -> int:
+    """Pairs of active exclusive bookings of one staff member whose blocked ranges overlap."""
+    from django.db import connection
+
+    from slotwise.bookings.models import Booking
+
+    table = Booking._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT count(*) FROM {table} a JOIN {table} b
+              ON a.staff_id = b.staff_id AND a.id < b.id
+             AND tstzrange(a.blocked_start, a.blocked_end, '[)')
+                 && tstzrange(b.blocked_start, b.blocked_end, '[)')
+             WHERE a.organisation_id = %s AND b.organisation_id = %s
+               AND a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')
+               AND (a.exclusive OR b.exclusive OR a.type_id <> b.type_id OR a.start <> b.start)
+            """,
+            [org_id, org_id],
+        )
+        return cur.fetchone()[0]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+
+def run_clients(base: str, token: str, jobs: list[dict], clients: int) -> dict:
+    """`clients` threads, each with its own keep-alive connection, POST the jobs; returns the
+    status counts, per-request latencies and the wall time."""
+    import httpx
+
+    work: queue.Queue = queue.Queue()
+    for job in jobs:
+        work.put(job)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(clients + 1)
+
+    def client() -> None:
+        headers = {"Authorization": f"Token {token}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            start_gate.wait()
+            while True:
+                try:
+                    job = work.get_nowait()
+                except queue.Empty:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    response = http.post("/api/bookings/", json=job)
+                    code = response.status_code
+                except httpx.HTTPError as exc:
+                    code = 599
+                    with lock:
+                        errors.append(repr(exc))
+                elapsed = (time.perf_counter() - t0) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    statuses[code] = statuses.get(code, 0) + 1
+                    if code >= 500 and len(errors) < 5:
+                        errors.append(response.text[:300])
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"latencies": latencies, "statuses": statuses, "wall": wall, "errors": errors}
+
+
+def jobs_for(data: dict, count: int, collisions: int, start_in_days: int = 2) -> list[dict]:
+    """`count` distinct free slots round-robin over the staff (hourly, 08:00–17:00 local), then
+    `collisions` repeats of slots already in the list, shuffled in."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(data["org"].time_zone)
+    staff = data["staff"]
+    per_day = len(staff) * 10
+    days = next_workdays(zone, math.ceil(count / per_day), start_in_days)
+    jobs = []
+    contacts = data["contacts"]
+    for i in range(count):
+        day = days[i // per_day]
+        within = i % per_day
+        member = staff[within % len(staff)]
+        hour = 8 + within // len(staff)
+        start = dt.datetime.combine(day, dt.time(hour), tzinfo=zone)
+        jobs.append(
+            {
+                "type": "consult",
+                "staff": member.pk,
+                "start": start.isoformat(),
+                "contact": str(contacts[i % len(contacts)].public_id),
+            }
+        )
+    rng = random.Random(3)
+    repeats = [dict(rng.choice(jobs)) for _ in range(collisions)]
+    rng.shuffle(jobs)
+    for repeat in repeats:
+        jobs.insert(rng.randrange(len(jobs) // 2, len(jobs)), repeat)
+    return jobs
+
+
+def measure(
+    *, clients: int = CLIENTS, bookings: int = BOOKINGS, kind: str = "uvicorn", workers: int = 2
+) -> dict:
+    data = None
+    try:
+        data = build_dataset(label="http", n_staff=STAFF, n_contacts=500)
+        jobs = jobs_for(data, bookings, COLLISIONS)
+        with server(kind=kind, workers=workers) as base:
+            # Warm up both workers (imports, connections, caches) outside the measurement:
+            # real bookings in a later week, not counted.
+            warm_jobs = jobs_for(data, 40, 0, start_in_days=21)
+            warm = run_clients(base, data["token"], warm_jobs, 8)
+            log(f"warm-up: {warm['statuses']}")
+            result = run_clients(base, data["token"], jobs, clients)
+        from slotwise.bookings.models import Booking
+
+        created = Booking.objects.filter(organisation=data["org"]).count() - warm["statuses"].get(
+            201, 0
+        )
+        statuses = result["statuses"]
+        if result["errors"]:
+            log("errors:", *result["errors"][:5], sep="\n  ")
+        line = {
+            "bench": "booking_http",
+            "server": f"{kind} x{workers}",
+            "clients": clients,
+            "bookings": created,
+            "requests": len(jobs),
+            "conflicts_409": statuses.get(409, 0),
+            "per_s": round(created / result["wall"], 1),
+            "requests_per_s": round(len(jobs) / result["wall"], 1),
+            "p50_ms": round(statistics.median(result["latencies"]), 1),
+            "p95_ms": round(percentile(result["latencies"], 0.95), 1),
+            "double_bookings": double_bookings(data["org"].pk),
+            "errors_5xx": sum(n for code, n in statuses.items() if code >= 500),
+            "other_4xx": sum(
+                n for code, n in statuses.items() if 400 <= code < 500 and code != 409
+            ),
+        }
+        return line
+    finally:
+        cleanup(data)
+
+
+def main() -> None:
+    setup_django()
+    kinds = os.environ.get("BENCH_SERVER", "uvicorn").split(",")
+    for kind in kinds:
+        print(json.dumps(measure(kind=kind.strip())), flush=True)
+
+
+if __name__ == "__main__":
+    main()
