@@ -175,9 +175,23 @@ def scheduling_policy_for(organisation) -> SchedulingPolicy:
     cached = getattr(organisation, "_scheduling_policy_cache", None)
     if cached is not None:
         return cached
-    policy = SchedulingPolicy.objects.filter(organisation=organisation).first()
-    if policy is None:
-        policy = SchedulingPolicy(organisation=organisation)
+    if connection.vendor != "postgresql":
+        policy = SchedulingPolicy.objects.filter(organisation=organisation).first()
+        return policy or SchedulingPolicy(organisation=organisation)
+    # One plain query (the ORM's compile step costs more than the query on this hot path).
+    meta = SchedulingPolicy._meta
+    fields = list(meta.concrete_fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {columns} FROM "{meta.db_table}" WHERE "organisation_id" = %s',
+            [organisation.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return SchedulingPolicy(organisation=organisation)
+    policy = SchedulingPolicy.from_db(connection.alias, [f.attname for f in fields], row)
+    policy.organisation = organisation
     return policy
 
 
@@ -477,33 +491,34 @@ def find_options(
     window_start = max(window_start, now)
     policy = scheduling_policy_for(organisation)
     region_ids, regions_required = _regions(organisation, spec, location)
-    snap = availability.load_snapshot(
-        organisation=organisation,
-        policy=policy,
-        window_start=window_start,
-        window_end=window_end,
-        now=now,
-        spec=spec,
-        customer_region_ids=region_ids,
-        regions_required=regions_required,
-        unit=unit,
-        preferred_staff=preferred_staff,
-        contact=contact,
-        exclude_booking_id=getattr(exclude_booking, "pk", exclude_booking),
-    )
-    if not snap.staff:
-        return []
-    request = _request(spec, policy, snap, location, window_start, window_end, now, limit=limit)
-    memo = _travel(organisation, policy, request, snap)
-    options = [(o.score, _ranked(o, snap)) for o in generate_options(request, snap.staff, memo)]
-    if spec.is_group:
-        options = [
-            (score, RankedOption(**{**r.__dict__, "seats_left": spec.capacity}))
-            for score, r in options
-        ]
-        options.extend(_session_options(spec, policy, request, snap, limit))
-        options.sort(key=lambda p: (-p[0], p[1].start, p[1].staff_id))
-    return [r for _s, r in options[:limit]]
+    with availability.gc_paused():
+        snap = availability.load_snapshot(
+            organisation=organisation,
+            policy=policy,
+            window_start=window_start,
+            window_end=window_end,
+            now=now,
+            spec=spec,
+            customer_region_ids=region_ids,
+            regions_required=regions_required,
+            unit=unit,
+            preferred_staff=preferred_staff,
+            contact=contact,
+            exclude_booking_id=getattr(exclude_booking, "pk", exclude_booking),
+        )
+        if not snap.staff:
+            return []
+        request = _request(spec, policy, snap, location, window_start, window_end, now, limit=limit)
+        memo = _travel(organisation, policy, request, snap)
+        options = [(o.score, _ranked(o, snap)) for o in generate_options(request, snap.staff, memo)]
+        if spec.is_group:
+            options = [
+                (score, RankedOption(**{**r.__dict__, "seats_left": spec.capacity}))
+                for score, r in options
+            ]
+            options.extend(_session_options(spec, policy, request, snap, limit))
+            options.sort(key=lambda p: (-p[0], p[1].start, p[1].staff_id))
+        return [r for _s, r in options[:limit]]
 
 
 def free_staff_at(
