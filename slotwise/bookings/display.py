@@ -18,15 +18,16 @@ def local(dt, organisation):
     return timezone.localtime(dt, org_zone(organisation))
 
 
-def place_text(booking) -> str:
-    """Where the appointment happens, in the active language."""
+def place_text(booking, *, with_address: bool = True) -> str:
+    """Where the appointment happens, in the active language (the customer's address only with
+    `with_address`)."""
     mode = booking.type.mode
     if mode == AppointmentMode.PHONE:
         return _("By phone: we call you")
     if mode == AppointmentMode.VIDEO:
         return _("By video: you get the link before the appointment")
     if mode == AppointmentMode.CUSTOMER_ADDRESS:
-        where = str(booking.location) if booking.location_id else ""
+        where = str(booking.location) if booking.location_id and with_address else ""
         return (
             _("At your address: %(address)s") % {"address": where}
             if where

@@ -601,13 +601,13 @@ def _booking_by_public_id(public_id) -> Booking:
     )
 
 
-def _booking_facts(booking) -> dict:
+def _booking_facts(booking, *, with_address: bool = True) -> dict:
     organisation = booking.organisation
     return {
         "start": local(booking.start, organisation),
         "end": local(booking.end, organisation),
         "staff_first_name": booking.staff.user.first_name,
-        "place": place_text(booking),
+        "place": place_text(booking, with_address=with_address),
         "price": price_text(booking.type.price, booking.type.currency),
         "zone": organisation.time_zone,
     }
@@ -615,17 +615,14 @@ def _booking_facts(booking) -> dict:
 
 @require_GET
 def confirmation(request, public_id):
-    """What was booked. The links to reschedule or cancel are shown for an hour after booking
-    (the visitor who just booked) or to the customer themselves; later the signed link in the
-    e-mail/SMS is the way in."""
+    """What was booked. The links to reschedule or cancel, and the customer's address, are shown
+    for an hour after booking (the visitor who just booked) or to the customer themselves; later
+    the signed link in the e-mail/SMS is the way in."""
     booking = _booking_by_public_id(public_id)
     _language(request, booking.organisation)
-    fresh = booking.created_at >= timezone.now() - datetime.timedelta(
-        minutes=CONFIRMATION_LINKS_MINUTES
-    )
-    own = request.user.is_authenticated and booking.contact.user_id == request.user.pk
+    access = _confirmation_access(request, booking)
     links = None
-    if booking.is_active and (fresh or own) and booking.end > timezone.now():
+    if booking.is_active and access and booking.end > timezone.now():
         links = {
             "reschedule": signing.manage_path(booking, "reschedule"),
             "cancel": signing.manage_path(booking, "cancel"),
@@ -637,7 +634,7 @@ def confirmation(request, public_id):
         {
             "organisation": booking.organisation,
             "booking": booking,
-            "facts": _booking_facts(booking),
+            "facts": _booking_facts(booking, with_address=access),
             "links": links,
             "ics_url": reverse("bookings:calendar", args=[booking.public_id]),
             "book_again_url": _with_keep(
@@ -648,12 +645,18 @@ def confirmation(request, public_id):
     )
 
 
-@require_GET
-def calendar_file(request, public_id):
+def _confirmation_access(request, booking) -> bool:
+    fresh = booking.created_at >= timezone.now() - datetime.timedelta(
+        minutes=CONFIRMATION_LINKS_MINUTES
+    )
+    own = request.user.is_authenticated and booking.contact.user_id == request.user.pk
+    return fresh or own
+
+
+def _ics_response(booking, *, with_address: bool) -> HttpResponse:
     """The appointment as an iCalendar (.ics) file for the customer's own calendar."""
     import icalendar
 
-    booking = _booking_by_public_id(public_id)
     with translation.override(booking.contact.language or booking.organisation.default_language):
         calendar = icalendar.Calendar()
         calendar.add("prodid", "-//Slotwise//Bookings//EN")
@@ -669,19 +672,28 @@ def calendar_file(request, public_id):
             _("%(type)s with %(organisation)s")
             % {"type": booking.type.name, "organisation": booking.organisation.name},
         )
-        event.add("location", place_text(booking))
-        event.add(
-            "description",
-            _("With %(name)s") % {"name": booking.staff.user.first_name},
-        )
-        if booking.status == BookingStatus.CANCELLED:
-            event.add("status", "CANCELLED")
-        else:
-            event.add("status", "CONFIRMED")
+        event.add("location", place_text(booking, with_address=with_address))
+        event.add("description", _("With %(name)s") % {"name": booking.staff.user.first_name})
+        cancelled = booking.status == BookingStatus.CANCELLED
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
         calendar.add_component(event)
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="booking-{booking.public_id}.ics"'
     return response
+
+
+@require_GET
+def calendar_file(request, public_id):
+    booking = _booking_by_public_id(public_id)
+    return _ics_response(booking, with_address=_confirmation_access(request, booking))
+
+
+@require_GET
+def manage_calendar(request, token: str):
+    claims, booking, problem = _claims_or_page(request, token, "view")
+    if problem:
+        return problem
+    return _ics_response(booking, with_address=True)
 
 
 # --- manage through a signed link ------------------------------------------------------------
@@ -734,7 +746,7 @@ def _manage_context(request, token, claims, booking) -> dict:
         - datetime.timedelta(hours=booking.type.reschedule_window_hours)
         < now,
         "done": request.GET.get("done", ""),
-        "ics_url": reverse("bookings:calendar", args=[booking.public_id]),
+        "ics_url": reverse("bookings:manage_calendar", args=[token]),
         "book_again_url": reverse("book:type", args=[booking.organisation.slug, booking.type.slug]),
     }
 

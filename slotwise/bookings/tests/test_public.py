@@ -446,3 +446,26 @@ def test_group_type_shows_seats_left_and_books_a_seat(client, org, adviser):
     other = {**GOOD, "phone": "06 23456789", "email": "second@example.com"}
     assert post_details(client, session[0]["token"], other).status_code == 302
     assert Booking.objects.filter(start=first.start, type=group).count() == 2
+
+
+def test_confirmation_later_hides_links_and_address(client, visit_type, monkeypatch):
+    details_url = first_option_url(client, visit_type, postcode="1012 AB", address="Damrak 1")
+    response = post_details(client, details_url, GOOD)
+    booking = Booking.objects.get()
+    fresh = client.get(response["Location"])
+    assert fresh.context["links"] and "Damrak 1" in fresh.content.decode()
+    later = timezone.now() + datetime.timedelta(hours=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    stale = client.get(response["Location"])
+    assert stale.status_code == 200
+    assert stale.context["links"] is None
+    assert "Damrak 1" not in stale.content.decode()
+    ics = client.get(reverse("bookings:calendar", args=[booking.public_id]))
+    assert b"Damrak 1" not in ics.content
+    # The signed link still gives everything, the calendar file too.
+    manage_url = fresh.context["links"]["manage"]
+    manage = client.get(manage_url)
+    assert "Damrak 1" in manage.content.decode()
+    full_ics = client.get(manage.context["ics_url"])
+    event = icalendar.Calendar.from_ical(full_ics.content).walk("VEVENT")[0]
+    assert "Damrak 1" in str(event["location"])
