@@ -64,6 +64,7 @@ GRACE_MINUTES = 10
 OPTIONS_LIMIT = 40
 PER_DAY = 6  # times shown per day before "More times"
 SUGGESTED = 3  # the best-ranked options shown first
+OTHER_STAFF_OPTIONS = 12  # rescheduling: times offered with colleagues
 CONFIRMATION_LINKS_MINUTES = 60
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -826,21 +827,25 @@ def manage_reschedule(request, token: str):
             form.cleaned_data["end"],
             timezone.now(),
         )
-        options = []
+        options, alternatives = [], []
         if window_end > window_start:
+            query = {
+                "organisation": organisation,
+                "spec": visit_spec([type_, *booking.services.all()]),
+                "location": location if type_.needs_travel else None,
+                "window_start": window_start,
+                "window_end": window_end,
+                "limit": OPTIONS_LIMIT,
+                "now": timezone.now() + datetime.timedelta(minutes=GRACE_MINUTES),
+                "exclude_booking": booking,
+            }
             try:
+                # The same staff member first (continuity), then colleagues ranked on their own
+                # merits (without continuity they would never outrank the usual staff member).
                 options = find_options(
-                    organisation=organisation,
-                    spec=visit_spec([type_, *booking.services.all()]),
-                    location=location if type_.needs_travel else None,
-                    window_start=window_start,
-                    window_end=window_end,
-                    contact=booking.contact,
-                    preferred_staff=booking.staff,
-                    limit=OPTIONS_LIMIT,
-                    now=timezone.now() + datetime.timedelta(minutes=GRACE_MINUTES),
-                    exclude_booking=booking,
+                    **query, contact=booking.contact, preferred_staff=booking.staff
                 )
+                alternatives = find_options(**query)
             except ValidationError as exc:
                 for field, messages in _error_dict(exc).items():
                     target = SEARCH_FIELDS.get(field)
@@ -856,7 +861,7 @@ def manage_reschedule(request, token: str):
             token_for=token_for,
         )
         others = _group_by_day(
-            [o for o in options if o.staff_id != booking.staff_id][:10],
+            [o for o in alternatives if o.staff_id != booking.staff_id][:OTHER_STAFF_OPTIONS],
             organisation,
             token_for=token_for,
         )

@@ -162,3 +162,22 @@ def test_reschedule_with_a_tampered_option_changes_nothing(client, booking):
     assert response.context["problem"]
     booking.refresh_from_db()
     assert booking.start == before
+
+
+def test_reschedule_to_a_colleague_moves_the_same_booking(client, org, booking):
+    from slotwise.tests_factories import StaffFactory
+
+    from .conftest import give_hours
+
+    colleague = StaffFactory(unit=booking.staff.unit, user__first_name="Colleague")
+    give_hours(colleague)
+    token = signing.make_token(booking)
+    page = client.get(reverse("bookings:reschedule", args=[token]))
+    others = [o for d in page.context["other_days"] for o in d["options"]]
+    assert others and {o["staff_id"] for o in others} == {colleague.pk}
+    target = others[0]
+    response = client.post(reverse("bookings:reschedule", args=[token]), {"o": target["token"]})
+    assert response.status_code == 302
+    moved = type(booking).objects.get(pk=booking.pk)
+    assert (moved.staff_id, moved.start) == (colleague.pk, target["start"])
+    assert moved.public_id == booking.public_id
