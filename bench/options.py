@@ -407,11 +407,21 @@ class Dataset:
                 self._past(cur, Booking, org, staff_ids, unit_of, (c_lo, c_hi))
                 log(f"  {PAST} past appointments: {time.perf_counter() - t0:.1f}s")
         with connection.cursor() as cur:
-            cur.execute("ANALYZE bookings_booking")
-            cur.execute("ANALYZE org_staff")
-            cur.execute("ANALYZE org_staff_regions")
-            cur.execute("ANALYZE org_staffskill")
-            cur.execute("ANALYZE scheduling_workinghours")
+            for table in (
+                "bookings_booking",
+                "accounts_user",
+                "customers_contact",
+                "org_location",
+                "org_staff",
+                "org_staff_regions",
+                "org_staffskill",
+                "org_region",
+                "org_regionrange",
+                "scheduling_workinghours",
+                "scheduling_timeoff",
+                "scheduling_externalbusy",
+            ):
+                cur.execute(f"ANALYZE {table}")
         log(f"  built in {time.perf_counter() - t0:.1f}s")
 
     def _past(self, cur, Booking, org, staff_ids, unit_of, contacts) -> None:  # noqa: N803
