@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
@@ -170,6 +171,15 @@ def _type_rules(ids: list[int]):
 # -- policy and weights ----------------------------------------------------------------------
 
 
+def _default_policy(organisation) -> SchedulingPolicy:
+    """The defaults of an organisation without a saved policy (travel source: the
+    ``TRAVEL_SOURCE`` setting)."""
+    return SchedulingPolicy(
+        organisation=organisation,
+        travel_source=getattr(settings, "TRAVEL_SOURCE", "") or "great_circle",
+    )
+
+
 def scheduling_policy_for(organisation) -> SchedulingPolicy:
     """The organisation's policy, or an unsaved one with the defaults (nothing is written)."""
     cached = getattr(organisation, "_scheduling_policy_cache", None)
@@ -177,7 +187,7 @@ def scheduling_policy_for(organisation) -> SchedulingPolicy:
         return cached
     if connection.vendor != "postgresql":
         policy = SchedulingPolicy.objects.filter(organisation=organisation).first()
-        return policy or SchedulingPolicy(organisation=organisation)
+        return policy or _default_policy(organisation)
     # One plain query (the ORM's compile step costs more than the query on this hot path).
     meta = SchedulingPolicy._meta
     fields = list(meta.concrete_fields)
@@ -189,7 +199,7 @@ def scheduling_policy_for(organisation) -> SchedulingPolicy:
         )
         row = cursor.fetchone()
     if row is None:
-        return SchedulingPolicy(organisation=organisation)
+        return _default_policy(organisation)
     policy = SchedulingPolicy.from_db(connection.alias, [f.attname for f in fields], row)
     policy.organisation = organisation
     return policy
