@@ -60,6 +60,50 @@ def setup_django() -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid = int(fields[1])
+        children.setdefault(ppid, []).append(int(entry))
+        stats[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends serving `database` (Linux /proc; 0 if unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().decode(errors="replace")
+            if not cmd.startswith("postgres:") or f" {database} " not in cmd:
+                continue
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,6 +137,13 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
         env.update(DB_CONN_MAX_AGE="600", DB_POOL_MAX_SIZE="0")
         cmd = [str(bin_dir / "gunicorn"), "slotwise.wsgi:application", "-w", str(workers)]
         cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048"]
+    elif kind == "uvicorn-wsgi":
+        # The same uvicorn, serving Django's WSGI handler from a thread pool: one thread hop
+        # per request instead of one per middleware hook, and threads (so connections) reused.
+        env.update(DB_CONN_MAX_AGE="600", DB_POOL_MAX_SIZE="0")
+        cmd = [str(bin_dir / "uvicorn"), "slotwise.wsgi:application", "--interface", "wsgi"]
+        cmd += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--no-access-log", "--log-level", "warning"]
     elif kind == "gunicorn-uvicorn":
         cmd = [str(bin_dir / "gunicorn"), "slotwise.asgi:application", "-w", str(workers)]
         cmd += ["-k", "uvicorn.workers.UvicornWorker", "-b", f"127.0.0.1:{port}"]
@@ -115,7 +166,7 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
                 if time.monotonic() > deadline:
                     raise RuntimeError("the server did not start within 60 s") from None
                 time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -385,13 +436,21 @@ def measure(
     try:
         data = build_dataset(label="http", n_staff=STAFF, n_contacts=500)
         jobs = jobs_for(data, bookings, COLLISIONS)
-        with server(kind=kind, workers=workers) as base:
+        with server(kind=kind, workers=workers) as (base, pid):
             # Warm up both workers (imports, connections, caches) outside the measurement:
             # real bookings in a later week, not counted.
             warm_jobs = jobs_for(data, 40, 0, start_in_days=21)
             warm = run_clients(base, data["token"], warm_jobs, 8)
             log(f"warm-up: {warm['statuses']}")
+            from django.db import connection
+
+            dbname = connection.settings_dict["NAME"]
+            cpu0, own0 = tree_cpu_seconds(pid), time.process_time()
+            pg0 = postgres_cpu_seconds(dbname)
             result = run_clients(base, data["token"], jobs, clients)
+            server_cpu = tree_cpu_seconds(pid) - cpu0
+            client_cpu = time.process_time() - own0
+            pg_cpu = postgres_cpu_seconds(dbname) - pg0
         from slotwise.bookings.models import Booking
 
         created = Booking.objects.filter(organisation=data["org"]).count() - warm["statuses"].get(
@@ -416,6 +475,12 @@ def measure(
             "other_4xx": sum(
                 n for code, n in statuses.items() if 400 <= code < 500 and code != 409
             ),
+            # Where the time goes on this machine (PostgreSQL and other processes have the rest).
+            "server_cpu_ms_per_request": round(server_cpu * 1000 / len(jobs), 2),
+            "client_cpu_ms_per_request": round(client_cpu * 1000 / len(jobs), 2),
+            "postgres_cpu_ms_per_request": round(pg_cpu * 1000 / len(jobs), 2),
+            "machine_cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
         }
         return line
     finally:

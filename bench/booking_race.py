@@ -47,7 +47,7 @@ def measure(*, attempts: int = ATTEMPTS, clients: int = CLIENTS) -> dict:
             }
             for contact in data["contacts"][:attempts]
         ]
-        with server() as base:
+        with server() as (base, _pid):
             result = run_clients(base, data["token"], jobs, clients)
         from slotwise.bookings.models import Booking
 
