@@ -288,3 +288,33 @@ def test_scoping_by_role(org, appt_type, slot):
     assert booking_by_public_id(customer, str(in_b.public_id)) is None
     assert booking_by_public_id(admin.user, "not-a-uuid") is None
     assert booking_by_public_id(admin.user, uuid.uuid4()) is None
+
+
+# -- admin -----------------------------------------------------------------------------------
+
+
+def test_admin_lists_scoped_bookings_and_cancels(client, org, appt_type, slot):
+    hq = make_unit(org, "HQ")
+    a = make_unit(org, "A", parent=hq)
+    b = make_unit(org, "B", parent=hq)
+    manager = StaffFactory(unit=a, roles=[Role.MANAGER])
+    mine, theirs = StaffFactory(unit=a), StaffFactory(unit=b)
+    for member in (mine, theirs):
+        give_hours(member)
+    contact = ContactFactory(organisation=org)
+    in_a = services.booking_create(type=appt_type, staff=mine, contact=contact, start=slot)
+    in_b = services.booking_create(type=appt_type, staff=theirs, contact=contact, start=slot)
+    client.force_login(manager.user)
+    listing = client.get("/admin/bookings/booking/")
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].queryset) == [in_a]
+    assert client.get(f"/admin/bookings/booking/{in_b.pk}/change/").status_code in (302, 404)
+    response = client.post(
+        "/admin/bookings/booking/",
+        {"action": "cancel_bookings", "_selected_action": [in_a.pk, in_b.pk]},
+    )
+    assert response.status_code == 302
+    in_a.refresh_from_db()
+    in_b.refresh_from_db()
+    assert in_a.status == BookingStatus.CANCELLED and in_a.cancelled_at is not None
+    assert in_b.status == BookingStatus.CONFIRMED
