@@ -348,9 +348,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def run_clients(base: str, token: str, jobs: list[dict], clients: int) -> dict:
     """`clients` threads, each with its own keep-alive connection, POST the jobs; returns the
-    status counts, per-request latencies and the wall time."""
-    import httpx
+    status counts, per-request latencies and the wall time. The load generator uses the
+    standard library's http.client: it shares the machine with the server, so it is kept lean."""
+    import http.client
+    from urllib.parse import urlsplit
 
+    host = urlsplit(base)
     work: queue.Queue = queue.Queue()
     for job in jobs:
         work.put(job)
@@ -359,30 +362,36 @@ def run_clients(base: str, token: str, jobs: list[dict], clients: int) -> dict:
     errors: list[str] = []
     lock = threading.Lock()
     start_gate = threading.Barrier(clients + 1)
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
 
     def client() -> None:
-        headers = {"Authorization": f"Token {token}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-            start_gate.wait()
-            while True:
-                try:
-                    job = work.get_nowait()
-                except queue.Empty:
-                    return
-                t0 = time.perf_counter()
-                try:
-                    response = http.post("/api/bookings/", json=job)
-                    code = response.status_code
-                except httpx.HTTPError as exc:
-                    code = 599
-                    with lock:
-                        errors.append(repr(exc))
-                elapsed = (time.perf_counter() - t0) * 1000
-                with lock:
-                    latencies.append(elapsed)
-                    statuses[code] = statuses.get(code, 0) + 1
-                    if code >= 500 and len(errors) < 5:
-                        errors.append(response.text[:300])
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+        start_gate.wait()
+        while True:
+            try:
+                job = work.get_nowait()
+            except queue.Empty:
+                conn.close()
+                return
+            body = json.dumps(job)
+            t0 = time.perf_counter()
+            text = ""
+            try:
+                conn.request("POST", "/api/bookings/", body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                code = response.status
+                if code >= 500:
+                    text = payload[:300].decode(errors="replace")
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                code, text = 599, repr(exc)
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                latencies.append(elapsed)
+                statuses[code] = statuses.get(code, 0) + 1
+                if text and len(errors) < 5:
+                    errors.append(text)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
