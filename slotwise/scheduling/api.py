@@ -617,8 +617,17 @@ class OptionsView(OrgTimeZoneMixin, APIView):
         start = q.get("start") or now
         end = q.get("end")
         if end is None:
-            end = start + dt.timedelta(days=DEFAULT_OPTION_DAYS)
-            end = min(end, now + dt.timedelta(days=spec.horizon_days))
+            horizon = now + dt.timedelta(days=spec.horizon_days)
+            if start >= horizon:
+                raise ValidationError(
+                    {
+                        "start": _(
+                            "Bookings open %(days)s days in advance; choose an earlier start."
+                        )
+                        % {"days": spec.horizon_days}
+                    }
+                )
+            end = min(start + dt.timedelta(days=DEFAULT_OPTION_DAYS), horizon)
         try:
             options = selectors.find_options(
                 organisation=organisation,

@@ -211,6 +211,7 @@ def test_options_combined_services_add_up(world):
         ({"type": "consult", "start": "PAST"}, "start"),
         ({"type": "consult", "start": "SLOT", "end": "BEFORE"}, "end"),
         ({"type": "consult", "start": "SLOT", "end": "FAR"}, "end"),
+        ({"type": "consult", "start": "FAR"}, "start"),
         ({"type": "consult", "contact": str(uuid.uuid4())}, "contact"),
         ({"type": "consult", "contact": "FOREIGN_CONTACT"}, "contact"),
         ({"type": "consult", "staff": "STRANGER"}, "staff"),
