@@ -2,9 +2,9 @@
 
 For each staff size the benchmark builds its own organisation (unique slug) in the database of
 ``DATABASE_URL``: staff spread over the Netherlands in postcode regions (1000-9999 in chunks of
-1,000), skills, weekly working hours, 30 days with 4 in-person bookings per staff member per day
-(60,000 for 500 staff), some time off and external busy time, and 1,000,000 past appointments
-(status done). Bulk rows go in with PostgreSQL ``COPY`` and ``INSERT ... SELECT generate_series``;
+1,000), skills, weekly working hours (9-hour shifts, every day of the week), 30 days with 4
+in-person bookings per staff member per day at random places in the shift (60,000 for 500
+staff), some time off and external busy time, and 1,000,000 past appointments (status done). Bulk rows go in with PostgreSQL ``COPY`` and ``INSERT ... SELECT generate_series``;
 everything it created is deleted at the end, also on error.
 
 Each query: a random appointment type (customer's address, with skills) and a random postcode
@@ -310,16 +310,17 @@ class Dataset:
                         if rng.random() < 0.8:
                             rows.append((sid, skill.pk, rng.randint(1, 5)))
                 _copy(cur, StaffSkill, ["staff_id", "skill_id", "level"], rows)
-                # Working hours: Mon-Fri, three shift patterns, some work Saturday morning.
+                # Working hours: 9-hour shifts starting at 7, 8, 9 or 10, every day of the week
+                # (field service with weekend cover), a quarter of the staff with a day off.
                 rows = []
                 shifts = []
                 for sid in staff_ids:
-                    start = rng.choice((7, 8, 9))
+                    start = rng.choice((7, 8, 9, 10))
                     shifts.append(start)
-                    for wd in range(5):
-                        rows.append((sid, wd, dt.time(start), dt.time(start + 9)))
-                    if rng.random() < 0.3:
-                        rows.append((sid, 5, dt.time(9), dt.time(13)))
+                    off = rng.randrange(7) if rng.random() < 0.25 else None
+                    for wd in range(7):
+                        if wd != off:
+                            rows.append((sid, wd, dt.time(start), dt.time(start + 9)))
                 _copy(cur, WorkingHours, ["staff_id", "weekday", "start", "end"], rows)
                 # Contacts.
                 _copy(
@@ -336,9 +337,12 @@ class Dataset:
                 self.contact_range = (c_lo, c_hi)
                 log(f"  staff, hours, skills, regions, contacts: {time.perf_counter() - t0:.1f}s")
 
-                # Upcoming bookings: 30 days x 4 per staff member per day, in 2-hour blocks.
+                # Upcoming bookings: 30 days x 4 per staff member per day, 60 minutes each plus a
+                # 15-minute buffer, at random places in the shift (the free time is cut at random
+                # points on a 15-minute grid, so gaps range from none to hours).
                 today = dt.datetime.now(zone).date()
                 unit_of = {sid: units[i % 10].pk for i, sid in enumerate(staff_ids)}
+                free_quarters = (9 * 60 - PER_DAY * 75) // 15
 
                 def upcoming():
                     for i, sid in enumerate(staff_ids):
@@ -346,16 +350,15 @@ class Dataset:
                         shift = shifts[i]
                         for d in range(DAYS):
                             day = today + dt.timedelta(days=d)
+                            cuts = sorted(rng.randint(0, free_quarters) for _ in range(PER_DAY))
+                            shift_start = dt.datetime.combine(day, dt.time(shift), tzinfo=zone)
                             for k in range(PER_DAY):
-                                t = self.type_ids[rng.randrange(4)]
-                                local = dt.datetime.combine(
-                                    day, dt.time(shift, 15 * rng.randrange(3)), tzinfo=zone
-                                ) + dt.timedelta(hours=2 * k)
+                                local = shift_start + dt.timedelta(minutes=15 * cuts[k] + 75 * k)
                                 start = local.astimezone(dt.UTC)
                                 end = start + dt.timedelta(minutes=60)
                                 yield (
                                     org.pk,
-                                    t,
+                                    self.type_ids[rng.randrange(4)],
                                     sid,
                                     rng.randint(c_lo, c_hi),
                                     unit_of[sid],
