@@ -346,7 +346,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
-def run_clients(base: str, token: str, jobs: list[dict], clients: int) -> dict:
+def run_clients(
+    base: str, token: str, jobs: list, clients: int, *, path: str = "/api/bookings/"
+) -> dict:
     """`clients` threads, each with its own keep-alive connection, POST the jobs; returns the
     status counts, per-request latencies and the wall time. The load generator uses the
     standard library's http.client: it shares the machine with the server, so it is kept lean."""
@@ -373,11 +375,12 @@ def run_clients(base: str, token: str, jobs: list[dict], clients: int) -> dict:
             except queue.Empty:
                 conn.close()
                 return
-            body = json.dumps(job)
+            body = None if job is None else json.dumps(job)
             t0 = time.perf_counter()
             text = ""
             try:
-                conn.request("POST", "/api/bookings/", body=body, headers=headers)
+                method = "GET" if body is None else "POST"
+                conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
                 code = response.status
@@ -460,6 +463,9 @@ def measure(
             server_cpu = tree_cpu_seconds(pid) - cpu0
             client_cpu = time.process_time() - own0
             pg_cpu = postgres_cpu_seconds(dbname) - pg0
+            # The stack's floor on this machine: the same clients on GET /api/me/ (token
+            # authentication and three small queries), to compare the booking with.
+            floor = run_clients(base, data["token"], [None] * 2000, clients, path="/api/me/")
         from slotwise.bookings.models import Booking
 
         created = Booking.objects.filter(organisation=data["org"]).count() - warm["statuses"].get(
@@ -488,6 +494,7 @@ def measure(
             "server_cpu_ms_per_request": round(server_cpu * 1000 / len(jobs), 2),
             "client_cpu_ms_per_request": round(client_cpu * 1000 / len(jobs), 2),
             "postgres_cpu_ms_per_request": round(pg_cpu * 1000 / len(jobs), 2),
+            "floor_api_me_per_s": round(len(floor["latencies"]) / floor["wall"], 1),
             "machine_cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }
