@@ -285,6 +285,8 @@ def cleanup(data: dict | None) -> None:
     from slotwise.scheduling.models import AppointmentType
 
     # PROTECT foreign keys: bookings first, then what they point to, units leaves first.
+    staff_ids = list(Staff.objects.filter(organisation=org).values_list("pk", flat=True))
+    user_ids = [u.pk for u in data["users"]]
     Booking.objects.filter(organisation=org).delete()
     Contact.objects.filter(organisation=org).delete()
     Staff.objects.filter(organisation=org).delete()
@@ -294,15 +296,22 @@ def cleanup(data: dict | None) -> None:
     ):
         unit.delete()
     Organisation.objects.filter(pk=org.pk).delete()
-    get_user_model().objects.filter(pk__in=[u.pk for u in data["users"]]).delete()
+    get_user_model().objects.filter(pk__in=user_ids).delete()
     with connection.cursor() as cur:
-        # simple-history rows have no foreign keys: delete them by organisation.
-        for model in connection.introspection.table_names():
-            if not model.startswith(("bookings_historical", "customers_historical")):
+        # simple-history rows have no foreign keys (and deleting writes more of them): delete
+        # them by organisation, staff member or user.
+        for table in connection.introspection.table_names():
+            if "_historical" not in table:
                 continue
-            cols = [c.name for c in connection.introspection.get_table_description(cur, model)]
-            if "organisation_id" in cols:
-                cur.execute(f'DELETE FROM "{model}" WHERE organisation_id = %s', [org.pk])
+            cols = {c.name for c in connection.introspection.get_table_description(cur, table)}
+            if table.endswith("_historicalorganisation"):
+                cur.execute(f'DELETE FROM "{table}" WHERE id = %s', [org.pk])
+            elif "organisation_id" in cols:
+                cur.execute(f'DELETE FROM "{table}" WHERE organisation_id = %s', [org.pk])
+            elif "staff_id" in cols and staff_ids:
+                cur.execute(f'DELETE FROM "{table}" WHERE staff_id = ANY(%s)', [staff_ids])
+            elif table.endswith("_historicaluser"):
+                cur.execute(f'DELETE FROM "{table}" WHERE id = ANY(%s)', [user_ids])
         if message_ids:
             with contextlib.suppress(Exception):
                 from django_tasks_db.models import DBTaskResult
