@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from slotwise.scheduling.models import AppointmentMode
 
@@ -39,5 +40,5 @@ def place_text(booking, *, with_address: bool = True) -> str:
 
 def price_text(amount, currency: str) -> str:
     if not amount:
-        return _("Free")
+        return pgettext("price", "Free")
     return f"{amount:.2f} {currency}"
