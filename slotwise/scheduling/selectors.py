@@ -386,40 +386,62 @@ def _validate_window(spec, window_start, window_end, now, tz):
         )
 
 
-def _regions(organisation, spec: VisitSpec, location):
-    """(customer_region_ids, regions_required) for the loader; raises when the type restricts
-    regions and the postcode is outside all of them."""
-    needs = spec.allowed_region_ids is not None or spec.needs_travel
-    if not needs:
-        return None, False
-    postcode = getattr(location, "postcode", "") or ""
+def _regions(organisation, spec: VisitSpec, location) -> dict:
+    """The loader's region arguments: the customer's postcode (matched to regions inside the
+    candidates' query) and whether staff must serve it (see :mod:`.availability`)."""
+    if spec.allowed_region_ids is None and not spec.needs_travel:
+        return {"customer_postcode": None, "regions_required": False}
     country = getattr(location, "country", "") or organisation.country
-    ids = availability.regions_for_postcode(organisation, country, postcode)
-    if spec.allowed_region_ids is not None:
-        if not (ids & spec.allowed_region_ids):
-            raise ValidationError(
-                {"postcode": _("This service is not offered in this area.")}, code="region"
-            )
-        return ids, False
-    return ids, True
+    try:
+        key = normalise(country, getattr(location, "postcode", "") or "")
+    except ValidationError:
+        key = ""
+    return {
+        "customer_postcode": (country, key),
+        "regions_required": spec.allowed_region_ids is None,
+    }
 
 
-def _request(spec, policy, snap, location, ws, we, now, preferred_id=None, limit=10):
+def _check_region(organisation, spec: VisitSpec, location, snap) -> None:
+    """No candidates for a type with allowed regions: a `postcode` error when the postcode lies
+    outside all of them (looked up only then, so a search with candidates costs no query)."""
+    if spec.allowed_region_ids is None or snap.staff:
+        return
+    country = getattr(location, "country", "") or organisation.country
+    ids = availability.regions_for_postcode(
+        organisation, country, getattr(location, "postcode", "") or ""
+    )
+    if not (ids & spec.allowed_region_ids):
+        raise ValidationError({"postcode": _("This service is not offered in this area.")})
+
+
+def _grid_ceil(moment: dt.datetime, step: int) -> int:
+    """`moment` in epoch minutes, rounded UP to the slot grid: the earliest start offered is
+    never in the past (seconds count) and never at an odd minute such as 08:47."""
+    minutes = -(-int(moment.timestamp()) // 60)
+    return -(-minutes // step) * step
+
+
+def _request(spec, policy, snap, location, ws, we, now, preferred_id=None, limit=10, grid=False):
+    """The engine's request. `grid`: round the window start and `now` up to the slot grid (for
+    ranked options; an explicit start being checked is taken as it is)."""
+    step = slot_step_for(policy, spec)
+    round_up = (lambda m: _grid_ceil(m, step)) if grid else (lambda m: -(-int(m.timestamp()) // 60))
     return Request(
         duration=spec.duration,
         buffer_before=spec.buffer_before,
         buffer_after=spec.buffer_after,
         needs_travel=spec.needs_travel,
         location=_point(location) if spec.needs_travel else None,
-        window_start=to_minutes(ws),
+        window_start=round_up(ws),
         window_end=to_minutes(we),
-        now=to_minutes(now),
+        now=round_up(now),
         min_notice=spec.min_notice_minutes,
         horizon=spec.horizon_days * 1440,
         required_skills=spec.required_skills,
         preferred_staff_id=preferred_id,
         previous_staff_ids=snap.previous_staff_ids,
-        slot_step=slot_step_for(policy, spec),
+        slot_step=step,
         limit=limit,
         weights=weights_for(policy, spec),
     )
@@ -500,7 +522,6 @@ def find_options(
         return []
     window_start = max(window_start, now)
     policy = scheduling_policy_for(organisation)
-    region_ids, regions_required = _regions(organisation, spec, location)
     with availability.gc_paused():
         snap = availability.load_snapshot(
             organisation=organisation,
@@ -509,16 +530,18 @@ def find_options(
             window_end=window_end,
             now=now,
             spec=spec,
-            customer_region_ids=region_ids,
-            regions_required=regions_required,
             unit=unit,
             preferred_staff=preferred_staff,
             contact=contact,
             exclude_booking_id=getattr(exclude_booking, "pk", exclude_booking),
+            **_regions(organisation, spec, location),
         )
+        _check_region(organisation, spec, location, snap)
         if not snap.staff:
             return []
-        request = _request(spec, policy, snap, location, window_start, window_end, now, limit=limit)
+        request = _request(
+            spec, policy, snap, location, window_start, window_end, now, limit=limit, grid=True
+        )
         memo = _travel(organisation, policy, request, snap)
         options = [(o.score, _ranked(o, snap)) for o in generate_options(request, snap.staff, memo)]
         if spec.is_group:
@@ -550,7 +573,6 @@ def free_staff_at(
     if spec.needs_travel and _point(location) is None:
         raise ValidationError({"postcode": _("Enter the postcode of the visit address.")})
     policy = scheduling_policy_for(organisation)
-    region_ids, regions_required = _regions(organisation, spec, location)
     ws = start - dt.timedelta(hours=12)
     we = start + dt.timedelta(minutes=spec.duration + spec.buffer_after) + dt.timedelta(hours=12)
     snap = availability.load_snapshot(
@@ -560,11 +582,11 @@ def free_staff_at(
         window_end=we,
         now=now,
         spec=spec,
-        customer_region_ids=region_ids,
-        regions_required=regions_required,
         unit=unit,
         contact=contact,
+        **_regions(organisation, spec, location),
     )
+    _check_region(organisation, spec, location, snap)
     if not snap.staff:
         return []
     request = _request(spec, policy, snap, location, max(ws, now), we, now)
@@ -646,12 +668,6 @@ def check_bookable(
     if spec.needs_travel and _point(location) is None:
         raise ValidationError({"postcode": _("Enter the postcode of the visit address.")})
     policy = scheduling_policy_for(organisation)
-    try:
-        region_ids, regions_required = _regions(organisation, spec, location)
-    except ValidationError:
-        raise ValidationError(
-            {"start": _("This staff member does not serve this area.")}, code="region"
-        ) from None
     ws = start - dt.timedelta(hours=12)
     we = start + dt.timedelta(minutes=spec.duration + spec.buffer_after) + dt.timedelta(hours=12)
     snap = availability.load_snapshot(
@@ -661,10 +677,9 @@ def check_bookable(
         window_end=we,
         now=now,
         spec=spec,
-        customer_region_ids=region_ids,
-        regions_required=regions_required,
         staff_ids=[staff.pk],
         exclude_booking_id=getattr(exclude_booking, "pk", exclude_booking),
+        **_regions(organisation, spec, location),
     )
     if not snap.staff:
         raise ValidationError(
