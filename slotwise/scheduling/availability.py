@@ -405,6 +405,13 @@ WHERE s.organisation_id = %(org)s AND s.active_from <= %(last)s
   {where}
 """
 
+_REGIONS_CTE = """creg AS (
+    SELECT rr.region_id FROM org_regionrange rr JOIN org_region r ON r.id = rr.region_id
+     WHERE r.organisation_id = %(org)s AND r.country = %(pc_country)s
+       AND length(%(pc_key)s) >= length(rr.start)
+       AND substr(%(pc_key)s, 1, length(rr.start)) BETWEEN rr.start AND rr."end")
+"""
+
 _SKILL_SQL = (
     "(SELECT ss.level FROM org_staffskill ss JOIN org_skill sk ON sk.id = ss.skill_id"
     " WHERE ss.staff_id = s.id AND sk.organisation_id = %(org)s AND sk.code = %({code})s"
@@ -424,8 +431,11 @@ def _staff_rows_postgres(
     regions_required,
     unit,
     staff_ids,
+    postcode: tuple[str, str] | None = None,
 ):
-    """One query: the candidates with their hours and exceptions as text (memo keys)."""
+    """One query: the candidates with their hours and exceptions as text (memo keys). With
+    ``postcode`` = (country, normalised key) the customer's regions are matched in the same
+    statement (``creg``) instead of being passed as ``customer_region_ids``."""
     params: dict[str, object] = {"org": organisation.pk, "first": first, "last": last}
     where: list[str] = []
     if staff_ids is not None:
@@ -448,23 +458,30 @@ def _staff_rows_postgres(
         sub = _SKILL_SQL.replace("{code}", f"code_{i}")
         skill_cols.append(sub)
         where.append(f"{sub} >= %(level_{i})s")
-    has_region = (
-        "EXISTS (SELECT 1 FROM org_staff_regions sr WHERE sr.staff_id = s.id"
-        " AND sr.region_id = ANY(%(regions)s))"
-    )
+    if postcode is not None:
+        params["pc_country"], params["pc_key"] = postcode
+        in_customer = "sr.region_id IN (SELECT region_id FROM creg)"
+    else:
+        params["customer"] = sorted(customer_region_ids or ())
+        in_customer = "sr.region_id = ANY(%(customer)s)"
     if allowed_region_ids is not None:
-        params["regions"] = sorted(allowed_region_ids & (customer_region_ids or _NO_REGIONS))
-        where.append(has_region)
-    elif regions_required:
-        params["regions"] = sorted(customer_region_ids or ())
+        params["allowed"] = sorted(allowed_region_ids)
         where.append(
-            f"({has_region} OR NOT EXISTS (SELECT 1 FROM org_staff_regions sr2"
+            "EXISTS (SELECT 1 FROM org_staff_regions sr WHERE sr.staff_id = s.id"
+            f" AND sr.region_id = ANY(%(allowed)s) AND {in_customer})"
+        )
+    elif regions_required:
+        where.append(
+            "(EXISTS (SELECT 1 FROM org_staff_regions sr WHERE sr.staff_id = s.id"
+            f" AND {in_customer}) OR NOT EXISTS (SELECT 1 FROM org_staff_regions sr2"
             " WHERE sr2.staff_id = s.id))"
         )
     sql = _STAFF_SQL.format(
         skill_cols="".join(f", {c}" for c in skill_cols),
         where="".join(f" AND {w}" for w in where),
     )
+    if postcode is not None and (allowed_region_ids is not None or regions_required):
+        sql = f"WITH {_REGIONS_CTE}{sql}"
     with fast_cursor() as cursor:
         cursor.execute(sql, params)
         return [(*r[:10], r[10] or "", r[11] or "", *r[12:]) for r in cursor.fetchall()]
@@ -552,6 +569,7 @@ def load_snapshot(
     now: dt.datetime,
     spec=None,
     customer_region_ids: frozenset[int] | None = None,
+    customer_postcode: tuple[str, str] | None = None,
     regions_required: bool = False,
     unit=None,
     preferred_staff=None,
@@ -559,25 +577,34 @@ def load_snapshot(
     contact=None,
     exclude_booking_id: int | None = None,
 ) -> Snapshot:
-    """Snapshots of the candidate staff for ``[window_start, window_end)`` (see module doc)."""
+    """Snapshots of the candidate staff for ``[window_start, window_end)`` (see module doc).
+
+    The customer's regions are given either as ``customer_region_ids`` or as
+    ``customer_postcode`` = (country, normalised key), matched inside the candidates' query."""
     tz = organisation.time_zone
     first, last = local_dates(tz, window_start, window_end)
     if preferred_staff is not None:
         pid = getattr(preferred_staff, "pk", preferred_staff)
         staff_ids = [pid] if staff_ids is None else [s for s in staff_ids if s == pid]
-    loader = _staff_rows_postgres if connection.vendor == "postgresql" else _staff_rows_orm
-    staff_rows = loader(
+    common = dict(
         organisation=organisation,
         first=first,
         last=last,
         required_skills=spec.required_skills if spec is not None else None,
         allowed_unit_paths=spec.allowed_unit_paths if spec is not None else (),
         allowed_region_ids=spec.allowed_region_ids if spec is not None else None,
-        customer_region_ids=customer_region_ids,
         regions_required=regions_required,
         unit=unit,
         staff_ids=staff_ids,
     )
+    if connection.vendor == "postgresql":
+        staff_rows = _staff_rows_postgres(
+            customer_region_ids=customer_region_ids, postcode=customer_postcode, **common
+        )
+    else:
+        if customer_postcode is not None:
+            customer_region_ids = regions_for_postcode(organisation, *customer_postcode)
+        staff_rows = _staff_rows_orm(customer_region_ids=customer_region_ids, **common)
     if not staff_rows:
         return Snapshot(staff=[], names={}, tz=tz, previous_staff_ids=previous_staff_ids(contact))
     ids = [r[0] for r in staff_rows]

@@ -240,6 +240,10 @@ def test_postgres_path_matches_orm_path():
     slow = availability._staff_rows_orm(**kwargs)
     assert sorted(fast) == sorted(slow)
     assert {r[0] for r in fast} == {staff[0].id, staff[1].id}
+    by_postcode = availability._staff_rows_postgres(
+        **{**kwargs, "customer_region_ids": None}, postcode=("NL", "1012")
+    )
+    assert sorted(by_postcode) == sorted(fast)
     ids = [s.id for s in staff]
     ws, we = local(MONDAY, 0), local(MONDAY + dt.timedelta(days=1), 0)
     fast = availability._busy_rows_postgres(ids, ws, we, NOW, None, contact.id)

@@ -561,6 +561,6 @@ def test_query_count_does_not_grow_with_staff():
     few = _count_queries(3)
     many = _count_queries(30)
     assert few == many
-    # PostgreSQL: policy, regions of the postcode, candidates (with hours and exceptions),
-    # busy time (with the contact's previous staff); the ORM path on SQLite needs a few more.
-    assert many <= (4 if connection.vendor == "postgresql" else 10)
+    # PostgreSQL: the policy, the candidates (with the regions of the postcode, hours and
+    # exceptions), the busy time (with the contact's previous staff); SQLite needs a few more.
+    assert many <= (3 if connection.vendor == "postgresql" else 10)
