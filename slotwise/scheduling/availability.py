@@ -256,7 +256,7 @@ UNION ALL
         NULL, NULL, NULL, NULL, NULL, NULL, -2
  FROM bookings_booking p
  WHERE p.contact_id = %(contact)s AND p.status NOT IN ('cancelled', 'no_show')
- ORDER BY p.start DESC LIMIT 50)
+ ORDER BY p.start DESC LIMIT 20)
 """
 
 
@@ -347,7 +347,7 @@ def _seconds(value: dt.datetime) -> int:
 
 def busy_rows(ids, ws, we, now, exclude_id=None, contact_id=None):
     """Raw busy rows of staff `ids` in ``[ws, we)`` (and, with a contact, the staff of their
-    last 50 bookings, newest first, tagged "p"); one query on PostgreSQL."""
+    last 20 bookings, newest first, tagged "p"); one query on PostgreSQL."""
     if connection.vendor == "postgresql":
         return _busy_rows_postgres(ids, ws, we, now, exclude_id, contact_id)
     return _busy_rows_orm(ids, ws, we, now, exclude_id, contact_id)
@@ -380,7 +380,7 @@ def previous_staff_ids(contact, organisation=None) -> tuple[int, ...]:
         Booking.objects.filter(contact_id=getattr(contact, "pk", contact))
         .exclude(status__in=[BookingStatus.CANCELLED, BookingStatus.NO_SHOW])
         .order_by("-start")
-        .values_list("staff_id", flat=True)[:50]
+        .values_list("staff_id", flat=True)[:20]
     )
     return tuple(dict.fromkeys(rows))
 
@@ -397,6 +397,7 @@ SELECT s.id, u.first_name, u.last_name, u.username, s.unit_id, s.home_base_id, h
          WHERE e.staff_id = s.id AND e.date BETWEEN %(first)s AND %(last)s)
        {skill_cols}
 FROM org_staff s
+{skill_joins}
 JOIN accounts_user u ON u.id = s.user_id
 JOIN org_orgunit ou ON ou.id = s.unit_id
 LEFT JOIN org_location h ON h.id = s.home_base_id
@@ -411,12 +412,6 @@ _REGIONS_CTE = """creg AS (
        AND length(%(pc_key)s) >= length(rr.start)
        AND substr(%(pc_key)s, 1, length(rr.start)) BETWEEN rr.start AND rr."end")
 """
-
-_SKILL_SQL = (
-    "(SELECT ss.level FROM org_staffskill ss JOIN org_skill sk ON sk.id = ss.skill_id"
-    " WHERE ss.staff_id = s.id AND sk.organisation_id = %(org)s AND sk.code = %({code})s"
-    " ORDER BY ss.level DESC LIMIT 1)"
-)
 
 
 def _staff_rows_postgres(
@@ -452,12 +447,18 @@ def _staff_rows_postgres(
             ors.append(f"ou.path LIKE %({key})s")
         where.append("(" + (" OR ".join(ors) or "FALSE") + ")")
     skill_cols = []
+    skill_joins = []
     for i, (code, level) in enumerate(sorted((required_skills or {}).items())):
         params[f"code_{i}"] = code
         params[f"level_{i}"] = level
-        sub = _SKILL_SQL.replace("{code}", f"code_{i}")
-        skill_cols.append(sub)
-        where.append(f"{sub} >= %(level_{i})s")
+        # One lateral look-up per required skill: it filters and gives the level.
+        skill_joins.append(
+            f"JOIN LATERAL (SELECT max(ss.level) AS level FROM org_staffskill ss"
+            f" JOIN org_skill sk ON sk.id = ss.skill_id WHERE ss.staff_id = s.id"
+            f" AND sk.organisation_id = %(org)s AND sk.code = %(code_{i})s) k{i}"
+            f" ON k{i}.level >= %(level_{i})s"
+        )
+        skill_cols.append(f"k{i}.level")
     if postcode is not None:
         params["pc_country"], params["pc_key"] = postcode
         in_customer = "sr.region_id IN (SELECT region_id FROM creg)"
@@ -478,6 +479,7 @@ def _staff_rows_postgres(
         )
     sql = _STAFF_SQL.format(
         skill_cols="".join(f", {c}" for c in skill_cols),
+        skill_joins="\n".join(skill_joins),
         where="".join(f" AND {w}" for w in where),
     )
     if postcode is not None and (allowed_region_ids is not None or regions_required):
