@@ -399,7 +399,7 @@ SELECT s.id, u.first_name, u.last_name, u.username, s.unit_id, s.home_base_id, h
 FROM org_staff s
 {skill_joins}
 JOIN accounts_user u ON u.id = s.user_id
-JOIN org_orgunit ou ON ou.id = s.unit_id
+{unit_join}
 LEFT JOIN org_location h ON h.id = s.home_base_id
 WHERE s.organisation_id = %(org)s AND s.active_from <= %(last)s
   AND (s.active_to IS NULL OR s.active_to >= %(first)s)
@@ -480,6 +480,7 @@ def _staff_rows_postgres(
     sql = _STAFF_SQL.format(
         skill_cols="".join(f", {c}" for c in skill_cols),
         skill_joins="\n".join(skill_joins),
+        unit_join="JOIN org_orgunit ou ON ou.id = s.unit_id" if paths_groups else "",
         where="".join(f" AND {w}" for w in where),
     )
     if postcode is not None and (allowed_region_ids is not None or regions_required):
