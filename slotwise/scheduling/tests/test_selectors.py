@@ -564,3 +564,27 @@ def test_query_count_does_not_grow_with_staff():
     # PostgreSQL: the policy, the candidates (with the regions of the postcode, hours and
     # exceptions), the busy time (with the contact's previous staff); SQLite needs a few more.
     assert many <= (3 if connection.vendor == "postgresql" else 10)
+
+
+@pytest.mark.parametrize(
+    ("tz", "country", "sunday"),
+    [
+        ("America/Los_Angeles", "US", dt.date(2031, 11, 2)),  # 02:00 PDT -> 01:00 PST
+        ("Europe/Amsterdam", "NL", dt.date(2031, 10, 26)),  # 03:00 CEST -> 02:00 CET
+    ],
+)
+def test_dst_fall_back_repeated_hour(tz, country, sunday):
+    """On the fall-back day 00:00-04:00 local is five real hours; options keep their local
+    grid and cover both passes of the repeated hour, nothing outside the range."""
+    org = make_org(country=country, time_zone=tz, currency="EUR")
+    t = make_type(org, mode="phone", slug="p", duration_minutes=60, slot_step_minutes=60)
+    make_staff(org, hours=[(6, 0, 4)])
+    zone = ZoneInfo(tz)
+    now = dt.datetime.combine(sunday - dt.timedelta(days=2), dt.time(12), tzinfo=zone)
+    start = dt.datetime.combine(sunday, dt.time(), tzinfo=zone)
+    opts = options(org, t, now=now, start=start, limit=100)
+    starts = sorted(o.start for o in opts)
+    midnight = start.astimezone(dt.UTC)
+    # five real hours: starts at +0h .. +4h minus the duration, every real hour
+    assert starts == [midnight + dt.timedelta(hours=h) for h in range(5)]
+    assert all(o.end <= midnight + dt.timedelta(hours=5) for o in opts)
