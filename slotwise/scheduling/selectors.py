@@ -697,7 +697,21 @@ def check_bookable(
     request = _request(spec, policy, snap, location, max(ws, now), we, now)
     memo = _travel(organisation, policy, request, snap)
     if not free_at(request, snap.staff, s_min, memo):
+        # Free once the other bookings are left out: the time was lost to another booking
+        # (an overlap with its buffers, or the travel to or from it), i.e. a lost race
+        # (code "taken"; the booking services answer Conflict). Otherwise a rule of the staff
+        # member's own time (working hours, time off, holidays, external busy) says no.
+        from dataclasses import replace
+
+        alone = [
+            replace(s, busy=tuple(b for b in s.busy if b.kind != "booking")) for s in snap.staff
+        ]
+        taken = bool(free_at(request, alone, s_min, memo))
         raise ValidationError(
-            {"start": _("This time is not available for this staff member.")},
-            code="unavailable",
+            {
+                "start": ValidationError(
+                    _("This time is not available for this staff member."),
+                    code="taken" if taken else "unavailable",
+                )
+            }
         )
