@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from slotwise.bookings.models import Booking
 from slotwise.customers.models import Contact
 from slotwise.org.models import Location, Organisation, OrgUnit, Staff, StaffRole
 from slotwise.org.roles import Role
@@ -23,6 +24,7 @@ def test_demo_data_is_complete_and_idempotent():
         Contact.objects.count(),
         Location.objects.count(),
         AppointmentType.objects.count(),
+        Booking.objects.count(),
     )
     call_command("demo_data", stdout=io.StringIO())
     assert counts == (
@@ -31,8 +33,11 @@ def test_demo_data_is_complete_and_idempotent():
         Contact.objects.count(),
         Location.objects.count(),
         AppointmentType.objects.count(),
+        Booking.objects.count(),
     )
     assert counts[0] == 5
+    # upcoming visits, each one bookable under the rules (check_bookable ran when making it)
+    assert Booking.objects.filter(status="confirmed").count() == counts[-1] > 0
     assert SchedulingPolicy.objects.count() == 5
     advies = AppointmentType.objects.get(organisation__slug="adviesgroep", slug="advies")
     assert advies.needs_travel and {r.name for r in advies.allowed_regions.all()} == {

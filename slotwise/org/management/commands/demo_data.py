@@ -9,7 +9,8 @@ fleet and nl, e.g. ``nl-admin``, ``la-tech``, ``msk-customer``.
 from __future__ import annotations
 
 import random
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -17,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from slotwise.customers.services import contact_create
-from slotwise.org.models import Organisation, Region, Skill
+from slotwise.org.models import Organisation, Region, Skill, Staff
 from slotwise.org.roles import Role
 from slotwise.org.services import location_create, org_unit_create, region_save, staff_create
 from slotwise.scheduling.models import (
@@ -753,7 +754,10 @@ class Command(BaseCommand):
                     hours.append(WorkingHours(staff=staff, weekday=weekday, start=start, end=end))
         WorkingHours.objects.bulk_create(hours)
         self._scheduling(org)
+        self._contacts(spec, org, rng, password_hash)
+        self._bookings(org, rng)
 
+    def _contacts(self, spec: dict, org, rng: random.Random, password_hash: str) -> None:
         for suffix, first, last, phone, home in spec["customers"]:
             user = self._user(spec, suffix, first, last, password_hash, phone=phone)
             contact_create(
@@ -777,6 +781,48 @@ class Command(BaseCommand):
                 language=spec["language"],
                 location=self._location(org, home),
             )
+
+    def _bookings(self, org, rng: random.Random) -> None:
+        """A few confirmed visits on the next working days, so agendas, the day view and the
+        option generator's travel and gap reasons have something to work with. Times that are
+        not bookable (a public holiday, a day off) are skipped."""
+        from django.utils import timezone
+
+        from slotwise.bookings.services import booking_create
+        from slotwise.core.errors import Conflict, ValidationError
+        from slotwise.customers.models import Contact
+
+        types = list(AppointmentType.objects.filter(organisation=org, capacity=1).order_by("pk"))
+        if not types:
+            return
+        zone = ZoneInfo(org.time_zone)
+        contacts = list(
+            Contact.objects.filter(organisation=org, location__isnull=False).order_by("pk")
+        )
+        staff = (
+            Staff.objects.filter(organisation=org, working_hours__isnull=False)
+            .distinct()
+            .order_by("pk")
+        )
+        today = timezone.now().astimezone(zone).date()
+        days = [today + timedelta(days=n) for n in range(1, 10)]
+        days = [d for d in days if d.weekday() < 5][:3]
+        for member in staff:
+            for day in days:
+                for hour in rng.sample([9, 11, 14, 15], 2):
+                    type_ = rng.choice(types)
+                    contact = rng.choice(contacts)
+                    start = datetime.combine(day, time(hour), tzinfo=zone)
+                    try:
+                        booking_create(
+                            type=type_,
+                            staff=member,
+                            contact=contact,
+                            start=start,
+                            location=contact.location if type_.needs_travel else None,
+                        )
+                    except (ValidationError, Conflict):
+                        continue
 
     def _scheduling(self, org) -> None:
         """The scheduling policy and the appointment types (created when missing)."""
