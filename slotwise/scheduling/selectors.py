@@ -507,8 +507,15 @@ def find_options(
     limit: int = 10,
     now: dt.datetime | None = None,
     exclude_booking=None,
+    spread: int | None = None,
 ) -> list[RankedOption]:
-    """The best `limit` options for the visit in the window, best first (see the contract)."""
+    """The best `limit` options for the visit in the window, best first (see the contract).
+
+    `spread` (for screens a person chooses from): at most that many options per staff member
+    and local day, as long as other options are left — the engine is asked for
+    ``SPREAD_FACTOR × limit`` options and the best of each (staff, day) are kept, so one
+    colleague's quarter-hours don't hide everyone else. Without it the list is the exact top
+    `limit` under the weights."""
     now = now or timezone.now()
     if spec.organisation_id != organisation.pk:
         raise ValidationError(
@@ -539,8 +546,9 @@ def find_options(
         _check_region(organisation, spec, location, snap)
         if not snap.staff:
             return []
+        wanted = min(limit * SPREAD_FACTOR, SPREAD_MAX) if spread else limit
         request = _request(
-            spec, policy, snap, location, window_start, window_end, now, limit=limit, grid=True
+            spec, policy, snap, location, window_start, window_end, now, limit=wanted, grid=True
         )
         memo = _travel(organisation, policy, request, snap)
         options = [(o.score, _ranked(o, snap)) for o in generate_options(request, snap.staff, memo)]
@@ -549,9 +557,37 @@ def find_options(
                 (score, RankedOption(**{**r.__dict__, "seats_left": spec.capacity}))
                 for score, r in options
             ]
-            options.extend(_session_options(spec, policy, request, snap, limit))
+            options.extend(_session_options(spec, policy, request, snap, wanted))
             options.sort(key=lambda p: (-p[0], p[1].start, p[1].staff_id))
-        return [r for _s, r in options[:limit]]
+        ranked = [r for _s, r in options]
+        if spread:
+            return _spread(ranked, limit=limit, per_group=spread, tz=tz)
+        return ranked[:limit]
+
+
+SPREAD_FACTOR = 4
+SPREAD_MAX = 60
+
+
+def _spread(
+    ranked: list[RankedOption], *, limit: int, per_group: int, tz: str
+) -> list[RankedOption]:
+    """The best `limit` of `ranked` (best first) with at most `per_group` per staff member and
+    local day; when fewer than `limit` satisfy that, the best of the rest fill up. Best first."""
+    zone = ZoneInfo(tz)
+    seen: dict[tuple[int, dt.date], int] = {}
+    picked: list[RankedOption] = []
+    rest: list[RankedOption] = []
+    for option in ranked:
+        key = (option.staff_id, option.start.astimezone(zone).date())
+        if seen.get(key, 0) < per_group and len(picked) < limit:
+            seen[key] = seen.get(key, 0) + 1
+            picked.append(option)
+        else:
+            rest.append(option)
+    picked.extend(rest[: limit - len(picked)])
+    order = {id(option): i for i, option in enumerate(ranked)}
+    return sorted(picked, key=lambda option: order[id(option)])
 
 
 def free_staff_at(

@@ -39,6 +39,8 @@ from .forms import (
 from .models import AppointmentType, AvailabilityException, SchedulingPolicy, TimeOff
 
 DEFAULT_WINDOW_DAYS = 14
+# The booker sees alternatives: at most this many options per staff member and day.
+OPTIONS_PER_STAFF_DAY = 2
 OPTIONS_LIMIT = 10
 # Errors of find_options / visit_spec / resolve_location → the booker form's fields.
 SEARCH_ALIASES = {
@@ -128,6 +130,7 @@ def _search(*, organisation, user, data: dict, now=None):
             contact=contact,
             limit=OPTIONS_LIMIT,
             now=now,
+            spread=OPTIONS_PER_STAFF_DAY,
         )
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
