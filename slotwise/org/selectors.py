@@ -2,25 +2,95 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import functools
 
-from .models import Organisation, OrgUnit, Region, Staff
+from django.db import connection
+from django.db.models import OuterRef, Q, QuerySet, StringAgg, Subquery, Value
+
+from .models import Organisation, OrgUnit, Region, Staff, StaffRole
 from .postcodes import key_in_range, normalise
 from .roles import Role
 
 
 def staff_of(user) -> Staff | None:
-    """The staff record of a user, cached on the user object for the request."""
+    """The staff record of a user (with its organisation, unit and roles), cached on the user
+    object for the request."""
     if not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_staff_cache"):
-        user._staff_cache = (
-            Staff.objects.select_related("organisation", "unit")
-            .prefetch_related("roles")
-            .filter(user=user)
-            .first()
-        )
+        if connection.vendor == "postgresql":
+            staff = _staff_of_postgres(user.pk)
+        else:
+            staff = _staff_of_orm(user)
+        user._staff_cache = staff
     return user._staff_cache
+
+
+def _staff_of_orm(user) -> Staff | None:
+    # One query: the roles come along as one aggregated string.
+    roles = (
+        StaffRole.objects.filter(staff=OuterRef("pk"))
+        .order_by()
+        .values("staff")
+        .annotate(joined=StringAgg("role", Value(",")))
+        .values("joined")
+    )
+    found = list(
+        Staff.objects.select_related("organisation", "unit")
+        .annotate(_roles=Subquery(roles))
+        .filter(user=user)
+        .order_by()[:1]
+    )
+    if not found:
+        return None
+    staff = found[0]
+    staff._role_set = frozenset(r for r in (staff._roles or "").split(",") if r)
+    return staff
+
+
+_STAFF_MODELS = (("s", Staff), ("o", Organisation), ("u", OrgUnit))
+
+
+@functools.cache
+def _staff_of_sql() -> str:
+    columns = ", ".join(
+        f'{alias}."{f.column}"'
+        for alias, model in _STAFF_MODELS
+        for f in model._meta.concrete_fields
+    )
+    return (
+        f"SELECT {columns}, (SELECT string_agg(r.role, ',') FROM {StaffRole._meta.db_table} r"
+        f" WHERE r.staff_id = s.id)"
+        f" FROM {Staff._meta.db_table} s"
+        f" JOIN {Organisation._meta.db_table} o ON o.id = s.organisation_id"
+        f" JOIN {OrgUnit._meta.db_table} u ON u.id = s.unit_id"
+        f" WHERE s.user_id = %s"
+    )
+
+
+def _staff_of_postgres(user_id) -> Staff | None:
+    """The same as `_staff_of_orm` as one plain query: this runs on every request of a staff
+    member, and the ORM's compile step (three models and a subquery) costs more than the
+    query itself."""
+    with connection.cursor() as cursor:
+        cursor.execute(_staff_of_sql(), [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    objects, at = [], 0
+    for _alias, model in _STAFF_MODELS:
+        fields = model._meta.concrete_fields
+        values = [
+            f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+            for f, v in zip(fields, row[at : at + len(fields)], strict=True)
+        ]
+        objects.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+        at += len(fields)
+    staff, organisation, unit = objects
+    staff.organisation = organisation
+    staff.unit = unit
+    staff._role_set = frozenset(r for r in (row[at] or "").split(",") if r)
+    return staff
 
 
 def visible_unit_paths(user) -> list[str] | None:
