@@ -22,7 +22,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -172,6 +172,67 @@ def _cancel_lapsed(bookings, *, now) -> int:
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class _InTheWay:
+    pk: int
+    status: str
+    hold_expires_at: datetime.datetime | None
+    type_id: int
+    start: datetime.datetime
+    seats: int
+
+
+_IN_THE_WAY_SQL = f"""
+    SELECT id, status, hold_expires_at, type_id, start, seats FROM {Booking._meta.db_table}
+     WHERE staff_id = %s AND status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
+       AND blocked_start < %s AND blocked_end > %s AND id <> %s
+"""
+
+
+def _rows_in_the_way(*, staff_id, blocked_start, blocked_end, exclude_pk, lock: bool):
+    """The staff member's active bookings overlapping the blocked interval (expired holds
+    included). On PostgreSQL one plain query (the hot path of every booking); the ORM elsewhere."""
+    if connection.vendor == "postgresql":
+        sql = _IN_THE_WAY_SQL + (" FOR UPDATE" if lock else "")
+        params = [staff_id, *ACTIVE_STATUSES, blocked_end, blocked_start, exclude_pk or 0]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [_InTheWay(*row) for row in cursor.fetchall()]
+    rows = Booking.objects.filter(
+        staff_id=staff_id,
+        status__in=ACTIVE_STATUSES,
+        blocked_start__lt=blocked_end,
+        blocked_end__gt=blocked_start,
+    )
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    if lock:
+        rows = rows.select_for_update()
+    return [
+        _InTheWay(*row)
+        for row in rows.values_list("pk", "status", "hold_expires_at", "type_id", "start", "seats")
+    ]
+
+
+def _lock_staff(staff_id: int) -> int:
+    """Lock the staff row (serialising every write for this staff member); its unit id."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT unit_id FROM {Staff._meta.db_table} WHERE id = %s FOR UPDATE", [staff_id]
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise Staff.DoesNotExist
+        return row[0]
+    return (
+        Staff.objects.select_for_update()
+        .filter(pk=staff_id)
+        .values_list("unit_id", flat=True)
+        .get()
+    )
+
+
 def _check_free(
     *,
     type: AppointmentType,
@@ -188,19 +249,16 @@ def _check_free(
 
     One query reads the staff member's active bookings in the way; expired holds among them
     still say "held" (and so still count for the DB constraint): they are cancelled here."""
-    rows = Booking.objects.filter(
+    # Rows of a group session are locked so concurrent seat counts see each other.
+    rows = _rows_in_the_way(
         staff_id=staff_id,
-        status__in=ACTIVE_STATUSES,
-        blocked_start__lt=blocked_end,
-        blocked_end__gt=blocked_start,
+        blocked_start=blocked_start,
+        blocked_end=blocked_end,
+        exclude_pk=exclude_pk,
+        lock=type.capacity > 1,
     )
-    if exclude_pk is not None:
-        rows = rows.exclude(pk=exclude_pk)
-    if type.capacity > 1:
-        # Rows of the session are locked so concurrent seat counts see each other.
-        rows = rows.select_for_update()
     active, lapsed = [], []
-    for row in rows.only("pk", "status", "hold_expires_at", "type_id", "start", "seats"):
+    for row in rows:
         expired = (
             row.status == BookingStatus.HELD
             and row.hold_expires_at is not None
@@ -231,14 +289,23 @@ def _check_bookable(*, spec, staff, start, location, now, exclude_booking=None) 
     """Every other hard rule for this one option (under the staff lock)."""
     if check_bookable is None:  # pragma: no cover - until the selectors exist
         return
-    check_bookable(
-        spec=spec,
-        staff=staff,
-        start=start,
-        location=location,
-        now=now,
-        exclude_booking=exclude_booking,
-    )
+    try:
+        check_bookable(
+            spec=spec,
+            staff=staff,
+            start=start,
+            location=location,
+            now=now,
+            exclude_booking=exclude_booking,
+        )
+    except ValidationError as exc:
+        # A rule that depends on OTHER bookings (the time, its buffers or the travel to a
+        # neighbouring visit taken meanwhile; a session filled meanwhile) is a lost race:
+        # Conflict (409 with fresh options), not bad input.
+        codes = {e.code for e in getattr(exc, "error_dict", {}).get("start", ())}
+        if codes & {"taken", "full"}:
+            raise _taken() from exc
+        raise
 
 
 def _guarded(fn):
@@ -323,12 +390,7 @@ def booking_create(
 
     def create() -> Booking:
         # The lock serialises every write for this staff member; the row's unit is read fresh.
-        unit_id = (
-            Staff.objects.select_for_update()
-            .filter(pk=staff.pk)
-            .values_list("unit_id", flat=True)
-            .get()
-        )
+        unit_id = _lock_staff(staff.pk)
         taken = _check_free(
             type=type,
             staff_id=staff.pk,
