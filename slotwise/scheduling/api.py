@@ -105,12 +105,21 @@ def resolve_type(organisation, value, *, field: str = "type", active_only: bool 
     value = str(value or "").strip()
     found = None
     if value:
-        qs = AppointmentType.objects.filter(_type_q(value), organisation=organisation)
+        # The organisation's scheduling policy comes along (every caller needs it next).
+        qs = AppointmentType.objects.filter(
+            _type_q(value), organisation=organisation
+        ).select_related("organisation__scheduling_policy")
         if active_only:
             qs = qs.filter(active=True)
         found = qs.first()
     if found is None:
         raise ValidationError({field: _("Unknown appointment type.")})
+    joined = found.organisation
+    if getattr(organisation, "_scheduling_policy_cache", None) is None:
+        policy = joined._state.fields_cache.get("scheduling_policy")
+        if policy is not None:
+            policy.organisation = organisation
+            organisation._scheduling_policy_cache = policy
     found.organisation = organisation  # already loaded: no second read
     return found
 
