@@ -53,11 +53,7 @@ _STAFF_MODELS = (("s", Staff), ("o", Organisation), ("u", OrgUnit))
 
 @functools.cache
 def _staff_of_sql() -> str:
-    columns = ", ".join(
-        f'{alias}."{f.column}"'
-        for alias, model in _STAFF_MODELS
-        for f in model._meta.concrete_fields
-    )
+    columns = ", ".join(select_columns(alias, model) for alias, model in _STAFF_MODELS)
     return (
         f"SELECT {columns}, (SELECT string_agg(r.role, ',') FROM {StaffRole._meta.db_table} r"
         f" WHERE r.staff_id = s.id)"
@@ -77,20 +73,35 @@ def _staff_of_postgres(user_id) -> Staff | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    objects, at = [], 0
-    for _alias, model in _STAFF_MODELS:
-        fields = model._meta.concrete_fields
-        values = [
-            f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-            for f, v in zip(fields, row[at : at + len(fields)], strict=True)
-        ]
-        objects.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-        at += len(fields)
-    staff, organisation, unit = objects
+    staff, organisation, unit = models_from_row(row, [m for _a, m in _STAFF_MODELS])
     staff.organisation = organisation
     staff.unit = unit
-    staff._role_set = frozenset(r for r in (row[at] or "").split(",") if r)
+    staff._role_set = frozenset(r for r in (row[-1] or "").split(",") if r)
     return staff
+
+
+def select_columns(alias: str, model) -> str:
+    """The model's concrete columns for a plain SELECT (in `models_from_row`'s order)."""
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def models_from_row(row, models) -> list:
+    """Model instances from one row of plain SQL holding each model's `select_columns` in
+    turn (the fields' database converters applied; a LEFT JOINed model without a row is None)."""
+    objects, at = [], 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        part = row[at : at + len(fields)]
+        at += len(fields)
+        if part[0] is None and model._meta.pk is fields[0]:
+            objects.append(None)
+            continue
+        values = [
+            f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+            for f, v in zip(fields, part, strict=True)
+        ]
+        objects.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+    return objects
 
 
 def visible_unit_paths(user) -> list[str] | None:

@@ -10,9 +10,12 @@ organisation's time zone, and responses are in the organisation's time zone with
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +29,13 @@ from rest_framework.views import APIView
 from slotwise.customers.selectors import contacts_for
 from slotwise.org.models import OrgUnit, Region, Skill, Staff
 from slotwise.org.roles import BOOKING_ROLES
-from slotwise.org.selectors import staff_for, staff_of, units_for
+from slotwise.org.selectors import (
+    models_from_row,
+    select_columns,
+    staff_for,
+    staff_of,
+    units_for,
+)
 
 from . import selectors
 from .models import (
@@ -104,7 +113,10 @@ def resolve_type(organisation, value, *, field: str = "type", active_only: bool 
     """An appointment type of the organisation by slug or id; unknown = field error."""
     value = str(value or "").strip()
     found = None
-    if value:
+    policy = None
+    if value and connection.vendor == "postgresql":
+        found, policy = _type_and_policy_postgres(organisation, value, active_only)
+    elif value:
         # The organisation's scheduling policy comes along (every caller needs it next).
         qs = AppointmentType.objects.filter(
             _type_q(value), organisation=organisation
@@ -112,16 +124,45 @@ def resolve_type(organisation, value, *, field: str = "type", active_only: bool 
         if active_only:
             qs = qs.filter(active=True)
         found = qs.first()
+        if found is not None:
+            policy = found.organisation._state.fields_cache.get("scheduling_policy")
     if found is None:
         raise ValidationError({field: _("Unknown appointment type.")})
-    joined = found.organisation
-    if getattr(organisation, "_scheduling_policy_cache", None) is None:
-        policy = joined._state.fields_cache.get("scheduling_policy")
-        if policy is not None:
-            policy.organisation = organisation
-            organisation._scheduling_policy_cache = policy
+    if policy is not None and getattr(organisation, "_scheduling_policy_cache", None) is None:
+        policy.organisation = organisation
+        organisation._scheduling_policy_cache = policy
     found.organisation = organisation  # already loaded: no second read
     return found
+
+
+@functools.cache
+def _type_sql(by_id: bool, active_only: bool) -> str:
+    from .models import SchedulingPolicy
+
+    return (
+        f"SELECT {select_columns('t', AppointmentType)}, {select_columns('p', SchedulingPolicy)}"
+        f" FROM {AppointmentType._meta.db_table} t"
+        f" LEFT JOIN {SchedulingPolicy._meta.db_table} p"
+        f" ON p.organisation_id = t.organisation_id"
+        f" WHERE t.organisation_id = %s AND (t.slug = %s{' OR t.id = %s' if by_id else ''})"
+        f"{' AND t.active' if active_only else ''} ORDER BY t.name LIMIT 1"
+    )
+
+
+def _type_and_policy_postgres(organisation, value: str, active_only: bool):
+    """`resolve_type`'s query as plain SQL (on the hot path of every booking and search; the
+    ORM's compile step costs more than the query): the type and the organisation's policy."""
+    from .models import SchedulingPolicy
+
+    by_id = value.isdigit() and int(value) <= 2**63 - 1
+    params = [organisation.pk, value, *([int(value)] if by_id else [])]
+    with connection.cursor() as cursor:
+        cursor.execute(_type_sql(by_id, active_only), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    found, policy = models_from_row(row, [AppointmentType, SchedulingPolicy])
+    return found, policy
 
 
 def resolve_services(organisation, values, *, main) -> list[AppointmentType]:
@@ -172,11 +213,43 @@ def resolve_contact(user, public_id, *, field: str = "contact"):
 def resolve_staff(organisation, staff_id, *, field: str = "staff", queryset=None):
     if staff_id in (None, ""):
         return None
-    qs = queryset if queryset is not None else Staff.objects.filter(organisation=organisation)
-    found = qs.filter(pk=staff_id).select_related("user", "unit").first()
+    if queryset is None and connection.vendor == "postgresql" and str(staff_id).isdigit():
+        found = _staff_postgres(organisation, int(staff_id))
+    else:
+        qs = queryset if queryset is not None else Staff.objects.filter(organisation=organisation)
+        found = qs.filter(pk=staff_id).select_related("user", "unit").first()
     if found is None:
         raise ValidationError({field: _("Unknown staff member.")})
     return found
+
+
+@functools.cache
+def _staff_sql() -> str:
+    user_model = get_user_model()
+    return (
+        f"SELECT {select_columns('s', Staff)}, {select_columns('u', user_model)},"
+        f" {select_columns('ou', OrgUnit)}"
+        f" FROM {Staff._meta.db_table} s"
+        f" JOIN {user_model._meta.db_table} u ON u.id = s.user_id"
+        f" JOIN {OrgUnit._meta.db_table} ou ON ou.id = s.unit_id"
+        f" WHERE s.id = %s AND s.organisation_id = %s"
+    )
+
+
+def _staff_postgres(organisation, staff_id: int):
+    """`resolve_staff`'s default query (a staff member of the organisation, with user and unit)
+    as plain SQL: it is on the hot path of every booking."""
+    if staff_id > 2**63 - 1:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_staff_sql(), [staff_id, organisation.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    staff, user, unit = models_from_row(row, [Staff, get_user_model(), OrgUnit])
+    staff.user = user
+    staff.unit = unit
+    return staff
 
 
 def resolve_unit(user, unit_id):
