@@ -63,3 +63,49 @@ def test_staff_scoped_with_user_and_unit():
     for value in (stranger.pk, 0, 2**70):
         with pytest.raises(ValidationError):
             api.resolve_staff(org, value)
+
+
+def test_contact_access_rule_same_as_contacts_for():
+    from django.contrib.auth import get_user_model
+
+    from slotwise.customers.selectors import contacts_for
+    from slotwise.org.roles import Role
+    from slotwise.tests_factories import ContactFactory
+
+    org, other = OrganisationFactory(), OrganisationFactory()
+    hq = make_unit(org, "HQ")
+    a = make_unit(org, "A", parent=hq)
+    b = make_unit(org, "B", parent=hq)
+    below_a = make_unit(org, "A1", parent=a)
+    rep_a = StaffFactory(unit=a, roles=[Role.REPRESENTATIVE])
+    admin = StaffFactory(unit=hq, roles=[Role.ORG_ADMIN])
+    contacts = {
+        "none": ContactFactory(organisation=org, unit=None),
+        "a": ContactFactory(organisation=org, unit=a),
+        "below_a": ContactFactory(organisation=org, unit=below_a),
+        "b": ContactFactory(organisation=org, unit=b),
+        "hq": ContactFactory(organisation=org, unit=hq),
+        "other": ContactFactory(organisation=other),
+    }
+    User = get_user_model()
+    for staff, visible in (
+        (rep_a, {"none", "a", "below_a"}),
+        (admin, {"none", "a", "below_a", "b", "hq"}),
+    ):
+        seen = set()
+        for name, contact in contacts.items():
+            user = User.objects.get(pk=staff.user_id)  # a fresh request's user
+            try:
+                found = api.resolve_contact(user, str(contact.public_id))
+            except ValidationError:
+                continue
+            assert _fields(found) == _fields(contact.__class__.objects.get(pk=contact.pk))
+            assert found.organisation.pk == org.pk
+            seen.add(name)
+        assert seen == visible
+        orm = set(
+            contacts_for(User.objects.get(pk=staff.user_id)).values_list("public_id", flat=True)
+        )
+        assert orm == {contacts[n].public_id for n in visible}
+    with pytest.raises(ValidationError):
+        api.resolve_contact(User.objects.get(pk=rep_a.user_id), "not-a-uuid")
