@@ -590,6 +590,28 @@ def _spread(
     return sorted(picked, key=lambda option: order[id(option)])
 
 
+AROUND = dt.timedelta(hours=12)
+
+
+def _snapshot_around(organisation, policy, spec, location, start, now, **filters):
+    """The agenda snapshot for one explicit start: half a day either side of the visit, so the
+    visits before and after it (travel, buffers) are known. Returns (window start, window end,
+    snapshot)."""
+    ws = start - AROUND
+    we = start + dt.timedelta(minutes=spec.duration + spec.buffer_after) + AROUND
+    snap = availability.load_snapshot(
+        organisation=organisation,
+        policy=policy,
+        window_start=ws,
+        window_end=we,
+        now=now,
+        spec=spec,
+        **filters,
+        **_regions(organisation, spec, location),
+    )
+    return ws, we, snap
+
+
 def free_staff_at(
     *,
     organisation,
@@ -609,18 +631,8 @@ def free_staff_at(
     if spec.needs_travel and _point(location) is None:
         raise ValidationError({"postcode": _("Enter the postcode of the visit address.")})
     policy = scheduling_policy_for(organisation)
-    ws = start - dt.timedelta(hours=12)
-    we = start + dt.timedelta(minutes=spec.duration + spec.buffer_after) + dt.timedelta(hours=12)
-    snap = availability.load_snapshot(
-        organisation=organisation,
-        policy=policy,
-        window_start=ws,
-        window_end=we,
-        now=now,
-        spec=spec,
-        unit=unit,
-        contact=contact,
-        **_regions(organisation, spec, location),
+    ws, we, snap = _snapshot_around(
+        organisation, policy, spec, location, start, now, unit=unit, contact=contact
     )
     _check_region(organisation, spec, location, snap)
     if not snap.staff:
@@ -704,18 +716,15 @@ def check_bookable(
     if spec.needs_travel and _point(location) is None:
         raise ValidationError({"postcode": _("Enter the postcode of the visit address.")})
     policy = scheduling_policy_for(organisation)
-    ws = start - dt.timedelta(hours=12)
-    we = start + dt.timedelta(minutes=spec.duration + spec.buffer_after) + dt.timedelta(hours=12)
-    snap = availability.load_snapshot(
-        organisation=organisation,
-        policy=policy,
-        window_start=ws,
-        window_end=we,
-        now=now,
-        spec=spec,
+    ws, we, snap = _snapshot_around(
+        organisation,
+        policy,
+        spec,
+        location,
+        start,
+        now,
         staff_ids=[staff.pk],
         exclude_booking_id=getattr(exclude_booking, "pk", exclude_booking),
-        **_regions(organisation, spec, location),
     )
     if not snap.staff:
         raise ValidationError(
