@@ -713,6 +713,18 @@ def fresh_options(
         return []
 
 
+def _visit(request, organisation, q):
+    """The visit a query asks about: main type, extra services, their VisitSpec, the contact,
+    the unit and the place (all resolved with the user's access checks)."""
+    main = resolve_type(organisation, q["type"])
+    extras = resolve_services(organisation, [q.get("services", "")], main=main)
+    spec = spec_for(main, extras)
+    contact = resolve_contact(request.user, q.get("contact"))
+    unit = resolve_unit(request.user, q.get("unit"))
+    location = place(organisation, q, contact)
+    return main, extras, spec, contact, unit, location
+
+
 class OptionsView(OrgTimeZoneMixin, APIView):
     permission_classes = [IsStaffMember]
 
@@ -724,13 +736,8 @@ class OptionsView(OrgTimeZoneMixin, APIView):
     def get(self, request):
         organisation = self.organisation(request)
         q = _query(OptionsQuerySerializer, request)
-        main = resolve_type(organisation, q["type"])
-        extras = resolve_services(organisation, [q.get("services", "")], main=main)
-        spec = spec_for(main, extras)
-        contact = resolve_contact(request.user, q.get("contact"))
+        main, extras, spec, contact, unit, location = _visit(request, organisation, q)
         preferred = resolve_staff(organisation, q.get("staff"))
-        unit = resolve_unit(request.user, q.get("unit"))
-        location = place(organisation, q, contact)
         now = timezone.now()
         start = q.get("start") or now
         end = q.get("end")
@@ -785,12 +792,7 @@ class FreeStaffView(OrgTimeZoneMixin, APIView):
     def get(self, request):
         organisation = self.organisation(request)
         q = _query(FreeQuerySerializer, request)
-        main = resolve_type(organisation, q["type"])
-        extras = resolve_services(organisation, [q.get("services", "")], main=main)
-        spec = spec_for(main, extras)
-        contact = resolve_contact(request.user, q.get("contact"))
-        unit = resolve_unit(request.user, q.get("unit"))
-        location = place(organisation, q, contact)
+        main, _extras, spec, contact, unit, location = _visit(request, organisation, q)
         try:
             options = selectors.free_staff_at(
                 organisation=organisation,
