@@ -18,42 +18,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from slotwise.core.ratelimit import hit as rate_limit_hit
+from slotwise.core.ratelimit import parse_rate  # noqa: F401 - part of this module's API (tests)
 from slotwise.customers.phones import to_e164
 
 from .models import PhoneCode, PhoneLoginState
 
 CODE_LENGTH = 6
-_PERIOD_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """ "3/10m" → (3, 600): at most 3 events per 600 seconds."""
-    match = _RATE_RE.match(rate or "")
-    if not match:
-        raise ValueError(f"Bad rate {rate!r}; expected e.g. '3/10m'.")
-    count, amount, unit = match.groups()
-    return int(count), int(amount or 1) * _PERIOD_UNITS[unit]
 
 
 def _hit(key: str, rate: str) -> bool:
-    """Count one event under `key`; False when the limit for the current window is exceeded."""
-    limit, period = parse_rate(rate)
-    window = int(timezone.now().timestamp()) // period
-    cache_key = f"sms-code:{key}:{window}"
-    cache.add(cache_key, 0, timeout=period)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=period)
-        count = 1
-    return count <= limit
+    return rate_limit_hit(f"sms-code:{key}", rate)
 
 
 def _code_hash(phone: str, code: str) -> str:

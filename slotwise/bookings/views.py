@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,8 +37,8 @@ from django.views.csrf import csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from slotwise.accounts.services import parse_rate
 from slotwise.core.errors import Conflict, ValidationError
+from slotwise.core.ratelimit import hit as rate_limit_hit
 from slotwise.customers.models import Contact
 from slotwise.org.models import Organisation, Staff
 from slotwise.org.selectors import staff_of
@@ -126,16 +125,9 @@ def _client_ip(request) -> str:
 
 def _rate_ok(request) -> bool:
     """Count one booking attempt for the client's IP; False past PUBLIC_BOOKING_RATE_LIMIT."""
-    limit, period = parse_rate(settings.PUBLIC_BOOKING_RATE_LIMIT)
-    window = int(timezone.now().timestamp()) // period
-    key = f"public-booking:ip:{_client_ip(request)}:{window}"
-    cache.add(key, 0, timeout=period)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period)
-        count = 1
-    return count <= limit
+    return rate_limit_hit(
+        f"public-booking:ip:{_client_ip(request)}", settings.PUBLIC_BOOKING_RATE_LIMIT
+    )
 
 
 def _own_origin(request) -> str:
