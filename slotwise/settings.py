@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "slotwise.messaging",
     "slotwise.scheduling",
     "slotwise.bookings",
+    "slotwise.payments",
 ]
 
 MIDDLEWARE = [

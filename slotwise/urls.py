@@ -22,6 +22,7 @@ urlpatterns = [
     path("scheduling/", include("slotwise.scheduling.urls")),
     path("bookings/", include("slotwise.bookings.urls")),
     path("book/", include("slotwise.bookings.public_urls")),
+    path("payments/", include("slotwise.payments.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,0 +1,749 @@
+"""Every write about money (ARCHITECTURE: services for writes, keyword-only, in a transaction,
+audited).
+
+The rules that keep money right:
+
+- **Facts, not transitions.** A payment's status is derived from the facts providers reported
+  (`state.py`); applying a callback joins its facts into the stored ones under a row lock. The same
+  event ten times, or events out of order, can't move a payment twice or wrongly.
+- **Callbacks are stored first.** Each authentic event is inserted into `PaymentEvent` with its
+  `(provider, event_id)` unique, in the same transaction that applies it: a replay finds its id
+  taken and changes nothing; a crash before commit leaves nothing, and the provider redelivers.
+- **Idempotency keys at the provider.** `payment_start` creates the remote payment with the
+  payment's own `idempotency_key`; if the process dies after the provider answered but before we
+  saved, `payment_reconcile` asks again with the same key (the provider returns the same
+  payment, it never charges twice) or fetches its state by reference — nothing is lost.
+- **Refunds** are written as a pending `Refund` under the payment's lock (so two clicks can't
+  refund more than was paid) and executed by the worker with the refund's own idempotency key.
+- **What a payment pays for** follows in the same transaction: a paid booking prepayment confirms
+  the booking (or, if its hold lapsed and the time was taken, the money is refunded at once), a
+  paid invoice or webshop order is marked paid.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from slotwise.core.errors import Conflict, ValidationError
+from slotwise.core.money import Money
+from slotwise.customers.services import timeline_add
+
+from . import state as st
+from .models import (
+    SETTLED_STATUSES,
+    Holder,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    ProviderConfig,
+    Purpose,
+    Refund,
+    RefundStatus,
+    StatusChange,
+)
+from .providers import providers
+from .providers.base import (
+    CallbackRejected,
+    PaymentProvider,
+    PaymentRequest,
+    ProviderError,
+    ProviderEvent,
+    ProviderState,
+    RefundRequest,
+)
+
+# Manual methods (S2.8) and who holds the money until it reaches the company.
+MANUAL_METHODS: dict[str, str] = {
+    "cash": Holder.STAFF,
+    "check": Holder.STAFF,
+    "zelle": Holder.COMPANY,
+    "cash_app": Holder.COMPANY,
+    "venmo": Holder.COMPANY,
+    "paypal": Holder.COMPANY,
+    "card_terminal": Holder.COMPANY,
+    "online_terminal": Holder.COMPANY,
+}
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+# --- providers --------------------------------------------------------------------------------
+
+
+def provider_for(*, organisation, kind: str) -> PaymentProvider:
+    """The provider `kind` as configured for the organisation. `manual` needs no configuration;
+    every other provider must be enabled in a ProviderConfig."""
+    if kind not in providers:
+        raise ValidationError({"provider": _("Unknown payment provider.")})
+    config = (
+        ProviderConfig.objects.filter(organisation=organisation, provider=kind, enabled=True)
+        .values_list("settings", flat=True)
+        .first()
+    )
+    if config is None and kind != "manual":
+        raise ValidationError(
+            {"provider": _("This payment method is not enabled for the organisation.")}
+        )
+    return providers.create(kind, settings=config or {}, organisation_id=organisation.pk)
+
+
+def _provider_of(payment: Payment) -> PaymentProvider:
+    config = (
+        ProviderConfig.objects.filter(
+            organisation_id=payment.organisation_id, provider=payment.provider
+        )
+        .values_list("settings", flat=True)
+        .first()
+    )
+    return providers.create(
+        payment.provider, settings=config or {}, organisation_id=payment.organisation_id
+    )
+
+
+# --- creating and starting payments -----------------------------------------------------------
+
+
+def payment_create(
+    *,
+    organisation,
+    provider: str,
+    amount: Money,
+    purpose: str = Purpose.OTHER,
+    contact=None,
+    booking=None,
+    invoice=None,
+    order=None,
+    payer_phone: str = "",
+    return_url: str = "",
+    expires_at: datetime.datetime | None = None,
+    actor=None,
+) -> Payment:
+    """A payment to collect `amount` through `provider`, not yet sent to the provider (status
+    created). Call it inside the transaction that creates what it pays for; call
+    `payment_start` after commit."""
+    errors: dict[str, str] = {}
+    if not isinstance(amount, Money):
+        raise ValidationError({"amount": _("Enter an amount.")})
+    if amount.amount <= 0:
+        errors["amount"] = _("The amount must be more than zero.")
+    if purpose not in Purpose.values:
+        errors["purpose"] = _("Unknown purpose.")
+    if errors:
+        raise ValidationError(errors)
+    impl = provider_for(organisation=organisation, kind=provider)
+    if impl.manual:
+        raise ValidationError(
+            {"provider": _("Manual payments are recorded, not started: use the manual form.")}
+        )
+    if not impl.accepts(amount.currency):
+        raise ValidationError(
+            {
+                "provider": _("This payment method does not accept %(currency)s.")
+                % {"currency": amount.currency}
+            }
+        )
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            organisation=organisation,
+            provider=provider,
+            purpose=purpose,
+            amount=amount.amount,
+            currency=amount.currency,
+            contact=contact,
+            booking=booking,
+            invoice=invoice,
+            order=order,
+            payer_phone=payer_phone,
+            return_url=return_url[:500],
+            expires_at=expires_at,
+            created_by=_user(actor),
+        )
+        if contact is not None:
+            timeline_add(
+                contact=contact,
+                kind="payment.created",
+                summary=_("Payment of %(amount)s requested") % {"amount": amount},
+                data={"payment": str(payment.public_id)},
+                actor=actor,
+            )
+    return payment
+
+
+def _request_for(payment: Payment, *, flow: str = "", callback_url: str = "") -> PaymentRequest:
+    contact = payment.contact
+    return PaymentRequest(
+        payment_id=str(payment.public_id),
+        amount=payment.money,
+        description=_describe(payment),
+        idempotency_key=str(payment.idempotency_key),
+        return_url=payment.return_url,
+        callback_url=callback_url or callback_url_for(payment),
+        payer_phone=payment.payer_phone or (contact.phone if contact else ""),
+        payer_email=contact.email if contact else "",
+        language=(contact.language if contact else "en"),
+        flow=flow,
+    )
+
+
+def _describe(payment: Payment) -> str:
+    if payment.booking_id:
+        return _("Booking %(type)s") % {"type": payment.booking.type.name}
+    if payment.invoice_id:
+        return _("Invoice %(number)s") % {"number": payment.invoice.number}
+    if payment.order_id:
+        return _("Webshop order")
+    return payment.get_purpose_display()
+
+
+def callback_url_for(payment: Payment) -> str:
+    from django.conf import settings
+    from django.urls import reverse
+
+    path = reverse(
+        "payments:callback",
+        kwargs={"provider": payment.provider, "org_slug": payment.organisation.slug},
+    )
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def payment_start(*, payment: Payment, flow: str = "", callback_url: str = "") -> Payment:
+    """Create the payment at the provider (outside any transaction: the provider call may take
+    seconds) and store its reference, next action and first facts. Safe to call again: the
+    provider sees the same idempotency key."""
+    if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PENDING):
+        return payment
+    impl = _provider_of(payment)
+    try:
+        result = impl.prepare(_request_for(payment, flow=flow, callback_url=callback_url))
+    except ProviderError as exc:
+        if exc.permanent:
+            return _apply(
+                payment_id=payment.pk,
+                state=ProviderState(
+                    reference=payment.provider_reference, failed=True, failure_reason=str(exc)[:255]
+                ),
+            )[0]
+        raise
+    return _apply(payment_id=payment.pk, state=result)[0]
+
+
+def payment_reconcile(*, payment: Payment) -> Payment:
+    """Bring an open payment up to date with the provider: ask again with the same idempotency
+    key when we never stored a reference (a worker died after the provider answered), else fetch
+    its state. Used by the reconciliation task and as the backup for lost callbacks."""
+    if payment.provider == "manual":
+        return payment
+    impl = _provider_of(payment)
+    if not payment.provider_reference:
+        result = impl.prepare(_request_for(payment))
+    else:
+        result = impl.retrieve(payment.provider_reference)
+    return _apply(payment_id=payment.pk, state=result)[0]
+
+
+def payment_cancel(*, payment: Payment, reason: str = "", actor=None) -> Payment:
+    """Give up on an open payment (its hold lapsed, the customer went away). If the provider
+    already captured it, its facts win and the payment is paid after all."""
+    if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PENDING):
+        return payment
+    result = None
+    if payment.provider_reference and payment.provider != "manual":
+        try:
+            result = _provider_of(payment).cancel(payment.provider_reference)
+        except ProviderError:
+            result = None
+    state = ProviderState(
+        reference=payment.provider_reference, cancelled=True, failure_reason=reason[:255]
+    )
+    if result is not None:
+        _apply(payment_id=payment.pk, state=result)
+    return _apply(payment_id=payment.pk, state=state, actor=actor)[0]
+
+
+# --- manual payments (S2.8) -------------------------------------------------------------------
+
+
+def manual_payment_record(
+    *,
+    organisation,
+    method: str,
+    amount: Money,
+    tip: Money | None = None,
+    purpose: str = Purpose.ON_SITE,
+    received_by=None,
+    contact=None,
+    booking=None,
+    invoice=None,
+    order=None,
+    actor=None,
+) -> Payment:
+    """Record money taken outside any system (cash, a check, Zelle …): paid at once, with who
+    holds it — the staff member for cash and checks until they hand it over, else the company."""
+    errors: dict[str, str] = {}
+    if method not in MANUAL_METHODS:
+        errors["method"] = _("Choose how it was paid.")
+    if not isinstance(amount, Money) or amount.amount <= 0:
+        errors["amount"] = _("The amount must be more than zero.")
+    if tip is not None and isinstance(amount, Money):
+        if tip.currency != amount.currency:
+            errors["tip"] = _("The tip must be in the same currency.")
+        elif tip.amount < 0:
+            errors["tip"] = _("A tip can't be negative.")
+    holder = MANUAL_METHODS.get(method, Holder.COMPANY)
+    if holder == Holder.STAFF and received_by is None:
+        errors["received_by"] = _("Say who received the money.")
+    if errors:
+        raise ValidationError(errors)
+    total = amount + tip if tip is not None else amount
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            organisation=organisation,
+            provider="manual",
+            method=method,
+            purpose=purpose,
+            amount=amount.amount,
+            currency=amount.currency,
+            tip_amount=tip.amount if tip is not None else Decimal("0"),
+            holder=holder,
+            received_by=received_by,
+            contact=contact,
+            booking=booking,
+            invoice=invoice,
+            order=order,
+            created_by=_user(actor),
+            provider_reference=f"manual-{uuid.uuid4()}",
+        )
+        _apply(
+            payment_id=payment.pk,
+            state=ProviderState(reference=payment.provider_reference, paid=total),
+            actor=actor,
+        )
+        payment.refresh_from_db()
+    return payment
+
+
+def manual_payment_hand_over(*, payments: list[Payment], actor=None) -> int:
+    """Mark cash and checks held by staff as handed over to the company."""
+    ids = [p.pk for p in payments if p.holder == Holder.STAFF and p.handed_over_at is None]
+    with transaction.atomic():
+        return Payment.objects.filter(pk__in=ids, handed_over_at__isnull=True).update(
+            handed_over_at=timezone.now()
+        )
+
+
+# --- applying facts ---------------------------------------------------------------------------
+
+
+def _facts(payment: Payment) -> st.Facts:
+    return st.Facts(
+        pending=payment.reported_pending,
+        paid=payment.paid_amount,
+        refunded=payment.refunded_amount,
+        failed=payment.reported_failed,
+        cancelled=payment.reported_cancelled,
+    )
+
+
+def _apply(
+    *, payment_id: int, state: ProviderState, event: PaymentEvent | None = None, actor=None
+) -> tuple[Payment, bool]:
+    """Join the provider's facts into the payment under its row lock; write a StatusChange, the
+    timeline and the consequences only if the derived status changed. Returns (payment, changed)."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        currency = payment.currency
+        for amount in (state.paid, state.refunded, state.fee):
+            if amount is not None and amount.currency != currency:
+                raise CallbackRejected("currency does not match the payment")
+        refunded = state.refunded.amount if state.refunded is not None else Decimal("0")
+        if state.refunds:
+            refunded = max(refunded, _sync_refunds(payment, state.refunds))
+        incoming = st.Facts(
+            pending=state.pending,
+            paid=state.paid.amount if state.paid is not None else Decimal("0"),
+            refunded=refunded,
+            failed=state.failed,
+            cancelled=state.cancelled,
+        )
+        before = _facts(payment)
+        after = before.join(incoming)
+        old_status = payment.status
+        new_status = st.status_of(after)
+        fields: list[str] = []
+        if after != before:
+            payment.reported_pending = after.pending
+            payment.paid_amount = after.paid
+            # Stored refunds never exceed what was captured; the surplus waits for the capture.
+            payment.refunded_amount = after.refunded
+            payment.reported_failed = after.failed
+            payment.reported_cancelled = after.cancelled
+            fields += [
+                "reported_pending",
+                "paid_amount",
+                "refunded_amount",
+                "reported_failed",
+                "reported_cancelled",
+            ]
+        if state.reference and not payment.provider_reference:
+            payment.provider_reference = state.reference[:120]
+            fields.append("provider_reference")
+        if state.next_action is not None and state.next_action.as_dict() != payment.next_action:
+            payment.next_action = state.next_action.as_dict()
+            fields.append("next_action")
+        if state.fee is not None and payment.fee_amount != state.fee.amount:
+            payment.fee_amount = state.fee.amount
+            fields.append("fee_amount")
+        if (
+            state.failure_reason
+            and not payment.failure_reason
+            and new_status
+            in (
+                PaymentStatus.FAILED,
+                PaymentStatus.CANCELLED,
+            )
+        ):
+            payment.failure_reason = state.failure_reason[:255]
+            fields.append("failure_reason")
+        changed = new_status != old_status
+        if changed:
+            payment.status = new_status
+            fields.append("status")
+            if new_status == PaymentStatus.PAID and payment.paid_at is None:
+                payment.paid_at = timezone.now()
+                fields.append("paid_at")
+        if fields:
+            # The DB constraint keeps refunded ≤ paid once paid; before a capture it holds any
+            # refund seen early, which the status ignores until the capture arrives.
+            if payment.paid_amount and payment.refunded_amount > payment.paid_amount:
+                payment.refunded_amount = payment.paid_amount
+            payment._change_reason = f"event {event.event_id}" if event else "provider state"
+            payment.save(update_fields=[*fields, "updated_at"])
+        if changed:
+            StatusChange.objects.create(
+                payment=payment, old_status=old_status, new_status=new_status, event=event
+            )
+            if payment.contact_id:
+                timeline_add(
+                    contact=payment.contact,
+                    kind=f"payment.{new_status}",
+                    summary=_("Payment of %(amount)s: %(status)s")
+                    % {"amount": payment.money, "status": payment.get_status_display()},
+                    data={"payment": str(payment.public_id)},
+                    actor=actor,
+                )
+            _after_status_change(payment=payment, old=old_status, new=new_status, actor=actor)
+    return payment, changed
+
+
+def _sync_refunds(payment: Payment, refunds) -> Decimal:
+    """Record refunds the provider reports (by its reference, once each); the refunded total."""
+    for reference, money, status in refunds:
+        refund = Refund.objects.filter(payment=payment, provider_reference=reference).first()
+        if refund is None:
+            try:
+                refund_uuid = uuid.UUID(str(reference))
+            except ValueError:
+                refund_uuid = None
+            refund = (
+                Refund.objects.filter(payment=payment, idempotency_key=refund_uuid).first()
+                if refund_uuid
+                else None
+            )
+        if refund is None:
+            refund = Refund.objects.create(
+                organisation_id=payment.organisation_id,
+                payment=payment,
+                amount=money.amount,
+                reason=_("Refunded at the provider"),
+                provider_reference=reference[:120],
+                status=RefundStatus.PENDING,
+            )
+        if refund.status != status and refund.status != RefundStatus.SUCCEEDED:
+            refund.status = status
+            refund.provider_reference = refund.provider_reference or reference[:120]
+            if status == RefundStatus.SUCCEEDED:
+                refund.completed_at = timezone.now()
+            refund.save(
+                update_fields=["status", "provider_reference", "completed_at", "updated_at"]
+            )
+    total = sum(
+        (r.amount for r in Refund.objects.filter(payment=payment, status=RefundStatus.SUCCEEDED)),
+        Decimal("0"),
+    )
+    return total
+
+
+# --- what a payment pays for ------------------------------------------------------------------
+
+#: Extra consequences per linked object: callables (payment, old, new, actor) registered by other
+#: apps (the work-orders issue registers its own); booking, invoice and order are handled here.
+STATUS_HOOKS: list[Any] = []
+
+
+def _after_status_change(*, payment: Payment, old: str, new: str, actor=None) -> None:
+    if payment.booking_id and payment.purpose in (Purpose.FULL, Purpose.DEPOSIT):
+        _booking_payment_changed(payment=payment, old=old, new=new, actor=actor)
+    if payment.invoice_id:
+        _invoice_payment_changed(payment=payment)
+    if payment.order_id:
+        _order_payment_changed(payment=payment, new=new)
+    for hook in STATUS_HOOKS:
+        hook(payment=payment, old=old, new=new, actor=actor)
+
+
+def _booking_payment_changed(*, payment: Payment, old: str, new: str, actor=None) -> None:
+    """Paid → the held booking is confirmed. If its hold lapsed and the time was taken meanwhile,
+    the money goes back at once (documented rule: re-book if still free, else refund)."""
+    from slotwise.bookings.services import booking_confirm
+
+    if new != PaymentStatus.PAID or old in SETTLED_STATUSES:
+        return
+    booking = payment.booking
+    try:
+        with transaction.atomic():
+            booking_confirm(booking=booking, actor=actor)
+    except (Conflict, ValidationError):
+        refund_create(
+            payment=payment,
+            amount=Money(payment.paid_amount, payment.currency),
+            reason=_("The time was no longer free when the payment arrived."),
+            actor=None,
+            automatic=True,
+        )
+
+
+def _invoice_payment_changed(*, payment: Payment) -> None:
+    from .invoices import invoice_recompute_paid
+
+    invoice_recompute_paid(invoice=payment.invoice)
+
+
+def _order_payment_changed(*, payment: Payment, new: str) -> None:
+    from .models import ShopOrderStatus
+
+    order = payment.order
+    if new == PaymentStatus.PAID and order.status == ShopOrderStatus.AWAITING_PAYMENT:
+        order.status = ShopOrderStatus.PAID
+        order.save(update_fields=["status", "updated_at"])
+
+
+# --- callbacks --------------------------------------------------------------------------------
+
+
+def callback_receive(
+    *, provider: str, organisation, body: bytes, headers: dict[str, str], remote_addr: str
+) -> tuple[int, str, str]:
+    """Authenticate, store and apply one inbound callback. Returns the HTTP answer
+    (status, content type, body). A forged or stale callback is stored as rejected (under an id
+    of its own, so it can't block the real event) and answered with 4xx."""
+    try:
+        impl = provider_for(organisation=organisation, kind=provider)
+    except ValidationError:
+        return 404, "application/json", '{"error": "unknown provider"}'
+    raw = body.decode("utf-8", errors="replace")
+    kept_headers = {
+        k: v for k, v in headers.items() if k.lower() not in ("cookie", "authorization")
+    }
+    try:
+        events = impl.parse_callback(body=body, headers=headers, remote_addr=remote_addr)
+    except CallbackRejected as exc:
+        PaymentEvent.objects.create(
+            organisation=organisation,
+            provider=provider,
+            event_id=f"rejected:{uuid.uuid4()}",
+            body=raw[:100_000],
+            headers=kept_headers,
+            outcome=PaymentEvent.Outcome.REJECTED,
+            detail=str(exc)[:255],
+        )
+        return exc.status, "application/json", '{"error": "rejected"}'
+    for event in events:
+        _receive_event(
+            impl=impl,
+            provider=provider,
+            organisation=organisation,
+            event=event,
+            raw=raw,
+            headers=kept_headers,
+        )
+    return impl.callback_response(events)
+
+
+def _receive_event(
+    *, impl: PaymentProvider, provider: str, organisation, event: ProviderEvent, raw, headers
+) -> PaymentEvent | None:
+    payment_qs = Payment.objects.filter(organisation=organisation, provider=provider)
+    if event.payment_id:
+        try:
+            payment_qs = payment_qs.filter(public_id=uuid.UUID(event.payment_id))
+        except ValueError:
+            payment_qs = payment_qs.none()
+    else:
+        payment_qs = payment_qs.filter(provider_reference=event.state.reference)
+    payment_id = payment_qs.values_list("pk", flat=True).first()
+    state = event.state
+    if payment_id is not None and event.confirm_by_retrieve:
+        if PaymentEvent.objects.filter(provider=provider, event_id=event.event_id).exists():
+            return None  # a replay: don't even ask the provider again
+        state = impl.retrieve(event.state.reference)
+    try:
+        with transaction.atomic():
+            stored = PaymentEvent.objects.create(
+                organisation=organisation,
+                provider=provider,
+                event_id=event.event_id[:200],
+                payment_id=payment_id,
+                body=raw[:100_000],
+                headers=headers,
+                outcome=PaymentEvent.Outcome.NO_CHANGE,
+            )
+            if payment_id is None:
+                stored.outcome = PaymentEvent.Outcome.UNKNOWN_PAYMENT
+            else:
+                _, changed = _apply(payment_id=payment_id, state=state, event=stored)
+                if changed:
+                    stored.outcome = PaymentEvent.Outcome.APPLIED
+            if stored.outcome != PaymentEvent.Outcome.NO_CHANGE:
+                stored.save(update_fields=["outcome"])
+            return stored
+    except IntegrityError:
+        # The same event again (unique provider + event id): already applied, nothing to do.
+        return None
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+def refund_create(
+    *, payment: Payment, amount: Money, reason: str, actor=None, automatic: bool = False
+) -> Refund:
+    """A refund of all or part of a captured payment, written as pending under the payment's lock
+    (so what is pending and done never exceeds what was paid) and executed by the worker."""
+    errors: dict[str, str] = {}
+    if not (reason or "").strip():
+        errors["reason"] = _("Give a reason for the refund.")
+    if not isinstance(amount, Money):
+        errors["amount"] = _("Enter an amount.")
+    elif amount.currency != payment.currency:
+        errors["amount"] = _("The refund must be in the payment's currency.")
+    elif amount.amount <= 0:
+        errors["amount"] = _("The amount must be more than zero.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status not in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED):
+            raise ValidationError({"amount": _("Only a paid payment can be refunded.")})
+        committed = sum(
+            (r.amount for r in locked.refunds.exclude(status=RefundStatus.FAILED)),
+            Decimal("0"),
+        )
+        available = locked.paid_amount - max(committed, locked.refunded_amount)
+        if amount.amount > available:
+            raise ValidationError(
+                {
+                    "amount": _("At most %(amount)s can still be refunded.")
+                    % {"amount": Money(max(available, Decimal(0)), locked.currency)}
+                }
+            )
+        refund = Refund.objects.create(
+            organisation_id=locked.organisation_id,
+            payment=locked,
+            amount=amount.amount,
+            reason=reason.strip()[:255],
+            created_by=_user(actor),
+        )
+        if locked.contact_id:
+            timeline_add(
+                contact=locked.contact,
+                kind="payment.refund_requested",
+                summary=_("Refund of %(amount)s: %(reason)s")
+                % {"amount": amount, "reason": refund.reason},
+                data={"payment": str(locked.public_id), "automatic": automatic},
+                actor=actor,
+            )
+        transaction.on_commit(lambda: _enqueue_refund(refund.pk))
+    return refund
+
+
+def _enqueue_refund(refund_id: int) -> None:
+    from .tasks import execute_refund
+
+    execute_refund.enqueue(refund_id=refund_id)
+
+
+def refund_execute(*, refund_id: int) -> Refund:
+    """Send a pending refund to the provider with the refund's idempotency key (a retry after a
+    crash asks for the same refund, never a second one) and record the answer."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING:
+        return refund
+    payment = refund.payment
+    if payment.provider == "manual":
+        outcome_ref, outcome_status, reason = f"manual-{refund.idempotency_key}", "succeeded", ""
+    else:
+        impl = _provider_of(payment)
+        try:
+            result = impl.refund(
+                RefundRequest(
+                    payment_reference=payment.provider_reference,
+                    payment_id=str(payment.public_id),
+                    refund_id=str(refund.idempotency_key),
+                    amount=Money(refund.amount, payment.currency),
+                    reason=refund.reason,
+                    callback_url=callback_url_for(payment),
+                )
+            )
+        except ProviderError as exc:
+            if not exc.permanent:
+                raise  # the task is retried with the same idempotency key
+            result = None
+            outcome_ref, outcome_status, reason = "", "failed", str(exc)[:255]
+        if result is not None:
+            outcome_ref, outcome_status, reason = (
+                result.reference,
+                result.status,
+                result.failure_reason,
+            )
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return refund
+        refund.provider_reference = outcome_ref[:120] or refund.provider_reference
+        refund.failure_reason = reason[:255]
+        if outcome_status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
+            refund.status = outcome_status
+            refund.completed_at = timezone.now()
+        refund.save(
+            update_fields=[
+                "provider_reference",
+                "failure_reason",
+                "status",
+                "completed_at",
+                "updated_at",
+            ]
+        )
+        if refund.status == RefundStatus.SUCCEEDED:
+            _apply(
+                payment_id=payment.pk,
+                state=ProviderState(
+                    reference=payment.provider_reference,
+                    refunds=(
+                        (
+                            refund.provider_reference or str(refund.idempotency_key),
+                            Money(refund.amount, payment.currency),
+                            RefundStatus.SUCCEEDED,
+                        ),
+                    ),
+                ),
+            )
+    return refund
