@@ -232,6 +232,26 @@ class AppointmentType(OrgScoped):
         default=0,
         help_text=_("Paid when booking if the prepayment rule is a deposit."),
     )
+    late_cancel_keeps_deposit = models.BooleanField(
+        _("late cancellation keeps the prepayment"),
+        default=True,
+        help_text=_(
+            "Cancelled after the cancellation window: the deposit (or the prepayment) is kept. "
+            "Cancelled in time it is always refunded."
+        ),
+    )
+    no_show_fee = models.DecimalField(
+        _("no-show fee"),
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text=_("Charged when a booking is marked no-show (0: none)."),
+    )
+    sold_in_webshop = models.BooleanField(
+        _("sold in the webshop"),
+        default=False,
+        help_text=_("Customers can buy this service in the webshop and book it afterwards."),
+    )
     combinable = models.BooleanField(
         _("can be combined"),
         default=False,
