@@ -1,4 +1,4 @@
-"""Thin views: the inbound callback endpoint and the test provider's checkout page."""
+"""Thin views: the inbound callback endpoint, the pay page and the test provider's checkout."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from slotwise.org.models import Organisation
 
 from . import services
+from .models import OPEN_STATUSES, SETTLED_STATUSES, Payment, PaymentStatus
 from .providers.base import ProviderError
 from .providers.test.provider import TestProvider
-
-# Headers a provider signs or we want in the stored raw callback.
-_KEPT_HEADER_PREFIXES = ("HTTP_", "CONTENT_TYPE")
 
 
 def _headers(request) -> dict[str, str]:
@@ -46,7 +44,7 @@ def test_checkout(request, reference: str):
     if data is None:
         raise Http404
     payment = get_object_or_404(
-        services.Payment.objects.select_related("organisation"),
+        Payment.objects.select_related("organisation"),
         provider="test",
         provider_reference=reference,
     )
@@ -67,3 +65,61 @@ def test_checkout(request, reference: str):
         )
         return redirect(data.get("return_url") or "/")
     return render(request, "payments/test_checkout.html", {"data": data, "payment": payment})
+
+
+def _payment_or_404(public_id) -> Payment:
+    return get_object_or_404(
+        Payment.objects.select_related("organisation", "booking__type", "invoice"),
+        public_id=public_id,
+    )
+
+
+def pay(request, public_id):
+    """The page a payer sees while paying: the amount, the next step (go to the provider's page,
+    open the Swish app or scan its QR code, approve in the app) and the status, live. Addressed by
+    the payment's unguessable id (ARCHITECTURE rule 7)."""
+    payment = _payment_or_404(public_id)
+    if request.method == "POST" and request.POST.get("action") == "retry":
+        if payment.status == PaymentStatus.CREATED:
+            try:
+                payment = services.payment_start(payment=payment)
+            except ProviderError:
+                payment.refresh_from_db()
+        return redirect("payments:pay", public_id=payment.public_id)
+    if payment.status in SETTLED_STATUSES and payment.return_url:
+        return redirect(payment.return_url)
+    return render(request, "payments/pay.html", _pay_context(payment))
+
+
+def pay_status(request, public_id):
+    """The live part of the pay page, polled by htmx; once the payment is settled (or failed)
+    the browser is sent on to where the flow continues."""
+    payment = _payment_or_404(public_id)
+    if payment.status in OPEN_STATUSES and payment.provider_reference:
+        # A lost callback must not leave the payer waiting: every few polls, ask the provider.
+        polls = int(request.GET.get("n", "0") or 0)
+        if polls and polls % 5 == 0:
+            try:
+                payment = services.payment_reconcile(payment=payment)
+            except ProviderError:
+                pass
+    if payment.status in SETTLED_STATUSES and payment.return_url:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = payment.return_url
+        return response
+    return render(
+        request, "payments/_pay_status.html", _pay_context(payment, polls=request.GET.get("n", "0"))
+    )
+
+
+def _pay_context(payment: Payment, polls: str = "0") -> dict:
+    try:
+        n = int(polls) + 1
+    except ValueError:
+        n = 1
+    return {
+        "payment": payment,
+        "action": payment.next_action or {},
+        "is_open": payment.status in OPEN_STATUSES,
+        "next_poll": n,
+    }
