@@ -15,7 +15,9 @@ USER_AGENT = "Slotwise/0.1 (+https://github.com/slotwise)"
 def client(
     *, base_url: str = "", timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, **kwargs
 ) -> httpx.Client:
-    transport = httpx.HTTPTransport(retries=2)
+    # TLS settings belong to the transport (httpx ignores the client's `verify` when given one):
+    # `verify` may be an ssl.SSLContext carrying a client certificate (Swish's mutual TLS).
+    transport = httpx.HTTPTransport(retries=2, verify=kwargs.pop("verify", True))
     return httpx.Client(
         base_url=base_url,
         timeout=timeout,
