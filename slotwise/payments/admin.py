@@ -87,6 +87,7 @@ class PaymentEventAdmin(admin.ModelAdmin):
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
+    fk_name = "invoice"
     extra = 1
 
 

@@ -182,6 +182,16 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=3, default=1)
     unit_price = models.DecimalField(_("unit price"), **AMOUNT)
     tax_rate = models.DecimalField(_("tax rate (%)"), max_digits=5, decimal_places=2, default=0)
+    # A final invoice's "advance paid" line (negative) names the advance invoice it deducts, so
+    # one advance is never deducted twice (S3.5; written only by `invoices`).
+    deducts = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deducted_by",
+        verbose_name=_("deducts advance invoice"),
+    )
 
     class Meta:
         verbose_name = _("invoice line")
