@@ -65,6 +65,7 @@ import json
 import re
 import secrets
 import signal
+import socket
 import ssl
 import sys
 import tempfile
@@ -280,6 +281,7 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address) -> None:
         # The TLS handshake runs in the request's own thread, so a slow client can't stall accept.
         request.settimeout(30)
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):

@@ -1,0 +1,1 @@
+"""Swish: the merchant Commerce API over mutual TLS (see `provider.py`; fake in `payments.fakes.swish`)."""
