@@ -238,15 +238,18 @@ def payment_start(*, payment: Payment, flow: str = "", callback_url: str = "") -
 
 def payment_reconcile(*, payment: Payment) -> Payment:
     """Bring an open payment up to date with the provider: ask again with the same idempotency
-    key when we never stored a reference (a worker died after the provider answered), else fetch
+    key when we never stored a reference (a worker died after the provider answered), then fetch
     its state. Used by the reconciliation task and as the backup for lost callbacks."""
     if payment.provider == "manual":
         return payment
     impl = _provider_of(payment)
     if not payment.provider_reference:
-        result = impl.prepare(_request_for(payment))
-    else:
-        result = impl.retrieve(payment.provider_reference)
+        # The same key gives back the same payment, but as the provider first answered (YooKassa
+        # and Stripe replay that answer): store its reference, then fetch what it is now.
+        payment = _apply(payment_id=payment.pk, state=impl.prepare(_request_for(payment)))[0]
+        if not payment.provider_reference:
+            return payment
+    result = impl.retrieve(payment.provider_reference)
     return _apply(payment_id=payment.pk, state=result)[0]
 
 
@@ -555,6 +558,15 @@ def callback_receive(
     }
     try:
         events = impl.parse_callback(body=body, headers=headers, remote_addr=remote_addr)
+        for event in events:
+            _receive_event(
+                impl=impl,
+                provider=provider,
+                organisation=organisation,
+                event=event,
+                raw=raw,
+                headers=kept_headers,
+            )
     except CallbackRejected as exc:
         PaymentEvent.objects.create(
             organisation=organisation,
@@ -566,15 +578,6 @@ def callback_receive(
             detail=str(exc)[:255],
         )
         return exc.status, "application/json", '{"error": "rejected"}'
-    for event in events:
-        _receive_event(
-            impl=impl,
-            provider=provider,
-            organisation=organisation,
-            event=event,
-            raw=raw,
-            headers=kept_headers,
-        )
     return impl.callback_response(events)
 
 
@@ -595,6 +598,10 @@ def _receive_event(
         if PaymentEvent.objects.filter(provider=provider, event_id=event.event_id).exists():
             return None  # a replay: don't even ask the provider again
         state = impl.retrieve(event.state.reference)
+        if not _confirms(claimed=event.state, fetched=state):
+            # Not (yet) true at the provider: keep the event's id free for the genuine delivery
+            # and answer 409, so that the provider sends it again.
+            raise CallbackRejected("the provider's state does not confirm the event", status=409)
     try:
         with transaction.atomic():
             stored = PaymentEvent.objects.create(
@@ -618,6 +625,21 @@ def _receive_event(
     except IntegrityError:
         # The same event again (unique provider + event id): already applied, nothing to do.
         return None
+
+
+def _confirms(*, claimed: ProviderState, fetched: ProviderState) -> bool:
+    """Whether the state fetched from the provider shows at least what a callback claimed."""
+
+    def amount(money: Money | None) -> Decimal:
+        return money.amount if money is not None else Decimal("0")
+
+    if amount(fetched.paid) < amount(claimed.paid):
+        return False
+    if amount(fetched.refunded) < amount(claimed.refunded):
+        return False
+    if (claimed.failed or claimed.cancelled) and not (fetched.failed or fetched.cancelled):
+        return False
+    return True
 
 
 # --- refunds ----------------------------------------------------------------------------------
