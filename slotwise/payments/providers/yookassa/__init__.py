@@ -1,0 +1,1 @@
+"""YooKassa (Russian bank acquiring) through the official SDK; see `provider.py`."""
