@@ -552,7 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
             if action == "pay":
                 fake.succeed(payment_id)
             elif action == "cancel":
-                fake.cancel(payment_id, party="yoo_money", reason="canceled_by_merchant")
+                fake.cancel(payment_id)  # the payer gave up: expired_on_confirmation
             self.send_response(303)
             self.send_header("Location", fake.return_urls.get(payment_id, "/"))
             self.end_headers()
