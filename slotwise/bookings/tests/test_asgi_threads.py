@@ -1,0 +1,112 @@
+"""slotwise.asgi: one hop per request on a fixed set of reused request threads; a streaming
+response is iterated (and may read the database) on the same thread as its view."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_finished
+from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SEEN: list[tuple[str, int]] = []
+
+
+def _where(tag: str) -> None:
+    SEEN.append((tag, threading.get_ident()))
+
+
+def plain_view(request):
+    _where("view")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse(b"ok")
+
+
+def stream_view(request):
+    _where("view")
+
+    def rows():
+        for i in range(3):
+            _where("stream")
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT %s", [i])
+                yield f"{cursor.fetchone()[0]}\n".encode()
+
+    return StreamingHttpResponse(rows())
+
+
+urlpatterns = [path("plain/", plain_view), path("stream/", stream_view)]
+
+
+async def _get(application, path_):
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path_,
+        "raw_path": path_.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(timeout=10)
+    content = b""
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        content += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(timeout=10)
+    return start["status"], content
+
+
+@pytest.fixture
+def app(settings):
+    from slotwise.asgi import OneHopASGIHandler
+
+    settings.ROOT_URLCONF = __name__
+    settings.ALLOWED_HOSTS = ["testserver"]
+    SEEN.clear()
+    return OneHopASGIHandler(threads=2)
+
+
+def test_concurrent_requests_share_a_fixed_set_of_threads(app):
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append(threading.get_ident())
+
+    request_finished.connect(on_finished)
+    try:
+
+        async def many():
+            return await asyncio.gather(*[_get(app, "/plain/") for _ in range(12)])
+
+        results = asyncio.run(many())
+    finally:
+        request_finished.disconnect(on_finished)
+    assert results == [(200, b"ok")] * 12
+    view_threads = {ident for tag, ident in SEEN if tag == "view"}
+    assert len(view_threads) <= 2
+    assert threading.get_ident() not in view_threads
+    # Every request finished (its connection returned) on its own request thread.
+    assert len(finished) == 12
+    assert set(finished) <= view_threads
+
+
+def test_streaming_response_runs_on_the_views_thread(app):
+    status, content = asyncio.run(_get(app, "/stream/"))
+    assert status == 200
+    assert content == b"0\n1\n2\n"
+    assert len({ident for _tag, ident in SEEN}) == 1
