@@ -23,6 +23,7 @@ urlpatterns = [
     path("bookings/", include("slotwise.bookings.urls")),
     path("book/", include("slotwise.bookings.public_urls")),
     path("payments/", include("slotwise.payments.urls")),
+    path("shop/", include("slotwise.payments.shop_urls")),
 ]
 
 if settings.DEBUG:
