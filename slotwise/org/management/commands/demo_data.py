@@ -668,6 +668,27 @@ TYPES = {
         ),
         ("telefonisch", "Telefonisch advies", 30, M.PHONE, "0", {}, {}, []),
         ("groepsvoorlichting", "Groepsvoorlichting", 90, M.BRANCH, "0", {"capacity": 8}, {}, []),
+        # The webshop (S4.9, /shop/adviesgroep/): bought by estate agents, then booked.
+        (
+            "taxatie",
+            "Woningtaxatie",
+            60,
+            M.CUSTOMER_ADDRESS,
+            "495",
+            {"sold_in_webshop": True},
+            {},
+            [],
+        ),
+        (
+            "energielabel",
+            "Energielabel",
+            30,
+            M.CUSTOMER_ADDRESS,
+            "195",
+            {"sold_in_webshop": True, "combinable": True},
+            {},
+            [],
+        ),
     ],
 }
 
