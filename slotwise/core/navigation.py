@@ -28,6 +28,10 @@ ITEMS = [
     NavItem(_("Customers"), "customers:list", "customers.view_contacts"),
     NavItem(_("Staff"), "org:staff_list", "org.view_staff"),
     NavItem(_("My bookings"), "bookings:mine", "bookings.view_own"),
+    NavItem(_("My invoices"), "payments:my_invoices", "payments.view_own_invoices"),
+    NavItem(_("Payments"), "payments:office_payments", "payments.manage_payments"),
+    NavItem(_("Invoices"), "payments:office_invoices", "payments.manage_invoices"),
+    NavItem(_("Payment methods"), "payments:providers", "payments.manage_providers"),
     NavItem(_("Administration"), "admin:index", "org.use_admin"),
 ]
 
