@@ -444,6 +444,9 @@ def _apply(
                     actor=actor,
                 )
             _after_status_change(payment=payment, old=old_status, new=new_status, actor=actor)
+        elif after != before and payment.invoice_id:
+            # A second partial refund keeps the status but changes what the invoice got.
+            _invoice_payment_changed(payment=payment)
     return payment, changed
 
 
