@@ -19,12 +19,14 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from slotwise.core.api import TokenAuthentication
 from slotwise.core.errors import Conflict
 from slotwise.customers.selectors import contact_for_customer
 from slotwise.org.selectors import staff_of
@@ -53,6 +55,8 @@ from .serializers import (
     RescheduleSerializer,
 )
 
+# The project's authentication (settings.REST_FRAMEWORK), with the token read in one plain query.
+AUTHENTICATION = [SessionAuthentication, TokenAuthentication]
 CONFLICT = {409: OpenApiResponse(ConflictSerializer, description="Taken meanwhile.")}
 NOT_FOUND = {404: OpenApiResponse(description="No such booking (or not yours to see).")}
 
@@ -86,6 +90,7 @@ def _conflict(exc: Conflict, *, booking_type, extras, location, start, contact, 
 
 
 class BookingListView(_BookingTimeZone, APIView):
+    authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -161,6 +166,7 @@ class BookingListView(_BookingTimeZone, APIView):
 
 
 class _OneBooking(_BookingTimeZone, APIView):
+    authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated]
     perm = "bookings.view_booking"
 
