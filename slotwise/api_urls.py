@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from slotwise.bookings import api as bookings_api
+from slotwise.payments import api as payments_api
 from slotwise.scheduling import api as scheduling_api
 
 urlpatterns = [
@@ -42,5 +43,37 @@ urlpatterns = [
         "bookings/<uuid:public_id>/mark/",
         bookings_api.BookingMarkView.as_view(),
         name="api_booking_mark",
+    ),
+    path("payments/", payments_api.PaymentListView.as_view(), name="api_payments"),
+    path(
+        "payments/<uuid:public_id>/",
+        payments_api.PaymentDetailView.as_view(),
+        name="api_payment",
+    ),
+    path(
+        "payments/<uuid:public_id>/refunds/",
+        payments_api.RefundCreateView.as_view(),
+        name="api_payment_refunds",
+    ),
+    path("invoices/", payments_api.InvoiceListView.as_view(), name="api_invoices"),
+    path(
+        "invoices/<uuid:public_id>/",
+        payments_api.InvoiceDetailView.as_view(),
+        name="api_invoice",
+    ),
+    path(
+        "invoices/<uuid:public_id>/issue/",
+        payments_api.InvoiceIssueView.as_view(),
+        name="api_invoice_issue",
+    ),
+    path(
+        "invoices/<uuid:public_id>/void/",
+        payments_api.InvoiceVoidView.as_view(),
+        name="api_invoice_void",
+    ),
+    path(
+        "invoices/<uuid:public_id>/pdf/",
+        payments_api.InvoicePdfView.as_view(),
+        name="api_invoice_pdf",
     ),
 ]
