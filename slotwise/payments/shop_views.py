@@ -194,10 +194,8 @@ def checkout(request, org_slug: str):
             _("Staff accounts can't order in the webshop. Log in as a customer.")
         ]
         return _render(request, "checkout.html", context, status=403)
-    form = ProviderChoiceForm(
-        request.POST if request.method == "POST" else None,
-        organisation=organisation,
-        currency=currency,
+    form = _provider_form(
+        request.POST if request.method == "POST" else None, organisation, currency
     )
     context["form"] = form
     context["free"] = summary.total is not None and summary.total.amount == 0
@@ -222,6 +220,14 @@ def checkout(request, org_slug: str):
     if order.status != ShopOrderStatus.AWAITING_PAYMENT:
         return redirect(_order_url(order))
     return _pay(request, order, form)
+
+
+def _provider_form(data, organisation, currency: str) -> ProviderChoiceForm:
+    form = ProviderChoiceForm(data, organisation=organisation, currency=currency)
+    choices = form.fields["provider"].choices
+    if len(choices) == 1:
+        form.fields["provider"].initial = choices[0][0]
+    return form
 
 
 def _order_url(order) -> str:
@@ -356,7 +362,7 @@ def _order_context(request, order, *, problem: str = "", now=None) -> dict:
         "problems": request.session.pop("shop_problem", []) + ([problem] if problem else []),
     }
     if order.status == ShopOrderStatus.AWAITING_PAYMENT:
-        context["pay_form"] = ProviderChoiceForm(organisation=organisation, currency=order.currency)
+        context["pay_form"] = _provider_form(None, organisation, order.currency)
         context["open_payment"] = shop.order_payment_open(order)
     elif order.status == ShopOrderStatus.PAID:
         try:
@@ -400,9 +406,7 @@ def order(request, org_slug: str, public_id):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "pay":
-            form = ProviderChoiceForm(
-                request.POST, organisation=organisation, currency=the_order.currency
-            )
+            form = _provider_form(request.POST, organisation, the_order.currency)
             if not form.is_valid():
                 context = _order_context(request, the_order)
                 context["pay_form"] = form
