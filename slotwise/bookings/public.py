@@ -114,9 +114,15 @@ def public_booking_create(
 ) -> Booking:
     """Book from the public page: `contact` for a logged-in customer, else `details` (cleaned
     first_name, last_name, phone in E.164, e-mail) matched to or creating a contact. Raises
-    ValidationError / Conflict like `booking_create`; nothing is written then."""
+    ValidationError / Conflict like `booking_create`; nothing is written then.
+
+    A type paid when booking (full prepayment or a deposit) is booked as a hold for the
+    organisation's hold minutes; the customer pays next (`payments.booking`)."""
+    from slotwise.payments.booking import prepayment_hold_minutes
+
     from .services import booking_create
 
+    hold_minutes = prepayment_hold_minutes(type)
     with transaction.atomic():
         if contact is None:
             contact = match_or_create_contact(
@@ -132,4 +138,5 @@ def public_booking_create(
             location=location,
             source=BookingSource.PUBLIC,
             actor=actor,
+            hold_minutes=hold_minutes,
         )

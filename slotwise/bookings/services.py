@@ -499,6 +499,57 @@ def booking_confirm(
     return result
 
 
+def booking_revive_paid_hold(
+    *, booking: Booking, actor=None, now: datetime.datetime | None = None
+) -> Booking:
+    """Its prepayment arrived: confirm the hold. A hold already cancelled because it lapsed (by the
+    expiry job, or released for another booking) is revived and confirmed if its time is still
+    free and ahead; else Conflict (the caller refunds). Any other state: ValidationError."""
+    now = now or timezone.now()
+    current = Booking.objects.only("status", "hold_expires_at").get(pk=booking.pk)
+    lapsed = current.hold_expires_at is not None and current.hold_expires_at <= now
+    if current.status != BookingStatus.CANCELLED or not lapsed:
+        return booking_confirm(booking=booking, actor=actor, now=now)
+
+    def revive() -> Booking:
+        Staff.objects.select_for_update().get(pk=booking.staff_id)
+        current = Booking.objects.select_for_update().select_related("type").get(pk=booking.pk)
+        if current.status == BookingStatus.CONFIRMED:
+            return current
+        if current.status != BookingStatus.CANCELLED or current.hold_expires_at is None:
+            raise ValidationError({"status": _("Only a held booking can be confirmed.")})
+        if current.start <= now:
+            raise _taken()
+        _check_free(
+            type=current.type,
+            staff_id=current.staff_id,
+            start=current.start,
+            blocked_start=current.blocked_start,
+            blocked_end=current.blocked_end,
+            seats=current.seats,
+            now=now,
+            exclude_pk=current.pk,
+        )
+        current.status = BookingStatus.CONFIRMED
+        current.hold_expires_at = None
+        current.cancelled_at = None
+        current._change_reason = "paid after the hold lapsed"
+        current.save(update_fields=["status", "hold_expires_at", "cancelled_at", "updated_at"])
+        timeline_add(
+            contact=current.contact,
+            kind="booking.confirmed",
+            summary=_("Booking confirmed for %(start)s") % {"start": current.start.isoformat()},
+            data={"booking": str(current.public_id), "revived": True},
+            actor=actor,
+        )
+        notifications.booking_changed(booking=current, event="confirmed")
+        return current
+
+    result = _guarded(revive)
+    booking.refresh_from_db()
+    return result
+
+
 def booking_cancel(
     *,
     booking: Booking,
@@ -518,11 +569,11 @@ def booking_cancel(
         if current.status not in ACTIVE_STATUSES:
             raise ValidationError({"status": _("This booking can no longer be cancelled.")})
         window = datetime.timedelta(hours=current.type.cancel_window_hours)
-        if (
-            enforce_window
-            and current.status == BookingStatus.CONFIRMED
-            and current.start - window < now
-        ):
+        late = current.status == BookingStatus.CONFIRMED and current.start - window < now
+        from slotwise.payments.booking import booking_cancelled, late_cancel_allowed
+
+        # A prepaid booking may be cancelled late (until it starts): the window decides the money.
+        if enforce_window and late and not late_cancel_allowed(current, now=now):
             raise ValidationError(
                 {
                     "start": ValidationError(
@@ -548,6 +599,7 @@ def booking_cancel(
             actor=actor,
         )
         notifications.booking_changed(booking=current, event="cancelled")
+        booking_cancelled(booking=current, by_customer=enforce_window, late=late, actor=actor)
     booking.refresh_from_db()
     return current
 
@@ -570,6 +622,10 @@ def booking_mark(*, booking: Booking, status: str, actor=None) -> Booking:
             data={"booking": str(current.public_id)},
             actor=actor,
         )
+        if status == BookingStatus.NO_SHOW:
+            from slotwise.payments.booking import no_show_fee_charge
+
+            no_show_fee_charge(booking=current, actor=actor)
     booking.refresh_from_db()
     return current
 
@@ -675,7 +731,12 @@ def booking_hold_expire(*, now: datetime.datetime | None = None) -> int:
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("contact__organisation")
         )
-        return _cancel_lapsed(list(lapsed), now=now)
+        count = _cancel_lapsed(list(lapsed), now=now)
+    # Their open payments are cancelled at the provider (outside the transaction: HTTP calls).
+    from slotwise.payments.booking import booking_payments_lapse
+
+    booking_payments_lapse(now=now)
+    return count
 
 
 def booking_book(

@@ -7,6 +7,7 @@ urlpatterns = [
     path("mine/", views.mine, name="mine"),
     path("confirmation/<uuid:public_id>/", views.confirmation, name="confirmation"),
     path("confirmation/<uuid:public_id>/calendar.ics", views.calendar_file, name="calendar"),
+    path("pay/<uuid:public_id>/", views.booking_pay, name="pay"),
     path("manage/<str:token>/", views.manage, name="manage"),
     path("manage/<str:token>/reschedule/", views.manage_reschedule, name="reschedule"),
     path("manage/<str:token>/cancel/", views.manage_cancel, name="cancel"),

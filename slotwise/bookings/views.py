@@ -325,11 +325,25 @@ def _group_by_day(options, organisation, *, token_for) -> list[dict]:
     ]
 
 
+def _prepay_text(type_) -> str:
+    """ "Pay now 950.00 SEK" / "Deposit 200.00 SEK" for a type paid when booking, else ""."""
+    from slotwise.payments.booking import prepayment_purpose, type_payment_due
+
+    due = type_payment_due(type_)
+    if due is None:
+        return ""
+    amount = price_text(due.amount, due.currency)
+    if prepayment_purpose(type_) == "deposit":
+        return _("Deposit %(amount)s when booking") % {"amount": amount}
+    return _("Pay now %(amount)s") % {"amount": amount}
+
+
 def _type_facts(type_) -> dict:
     return {
         "price": price_text(type_.price, type_.currency),
         "mode": type_.get_mode_display(),
         "duration": type_.duration_minutes,
+        "prepay": _prepay_text(type_),
     }
 
 
@@ -528,6 +542,8 @@ def public_details(request, organisation, type_):
             return _respond(request, "bookings/public_details.html", context, status=400)
         message = " ".join(m for messages in errors.values() for m in messages)
         return _fresh_options(request, organisation, type_, contact, choice, message)
+    if booking.status == BookingStatus.HELD:  # paid when booking: choose how to pay
+        return redirect(_with_keep(reverse("bookings:pay", args=[booking.public_id]), request))
     return redirect(_with_keep(reverse("bookings:confirmation", args=[booking.public_id]), request))
 
 
@@ -621,6 +637,8 @@ def confirmation(request, public_id):
             "cancel": signing.manage_path(booking, "cancel"),
             "manage": signing.manage_path(booking, "manage"),
         }
+    from slotwise.payments.booking import payment_state
+
     return _respond(
         request,
         "bookings/confirmation.html",
@@ -628,6 +646,7 @@ def confirmation(request, public_id):
             "organisation": booking.organisation,
             "booking": booking,
             "facts": _booking_facts(booking, with_address=access),
+            "payment": payment_state(booking),
             "links": links,
             "ics_url": reverse("bookings:calendar", args=[booking.public_id]),
             "book_again_url": _with_keep(
@@ -644,6 +663,71 @@ def _confirmation_access(request, booking) -> bool:
     )
     own = request.user.is_authenticated and booking.contact.user_id == request.user.pk
     return fresh or own
+
+
+# --- paying for a booking (S0.7, S0.8) --------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def booking_pay(request, public_id):
+    """Pay what is due for a booking: the prepayment of a hold (after the details step, or from
+    the link the booker sent) or an unpaid no-show fee. The customer chooses how to pay, then goes
+    to the shared pay page, which returns to the confirmation once paid. Addressed by the
+    booking's unguessable id; the POST is protected like the booking form (`embed_csrf`)."""
+    booking = _booking_by_public_id(public_id)
+    guarded = embed_csrf(lambda req, **kw: _booking_pay(req, booking))
+    return guarded(request, _type_id_for_csrf=booking.type_id)
+
+
+def _booking_pay(request, booking):
+    from slotwise.payments.booking import amount_due, booking_checkout
+    from slotwise.payments.checkout import ProviderChoiceForm
+
+    organisation = booking.organisation
+    _language(request, organisation, default=booking.contact.language)
+    confirmation_url = reverse("bookings:confirmation", args=[booking.public_id])
+    due = amount_due(booking)
+    if due is None:
+        return redirect(_with_keep(confirmation_url, request))
+    form = ProviderChoiceForm(
+        request.POST if request.method == "POST" else None,
+        organisation=organisation,
+        currency=due.amount.currency,
+    )
+    problem = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = booking_checkout(
+                booking=booking,
+                provider=form.cleaned_data["provider"],
+                payer_phone=form.cleaned_data.get("phone", ""),
+                return_url=request.build_absolute_uri(confirmation_url),
+                actor=request.user if request.user.is_authenticated else None,
+            )
+        except ValidationError as exc:
+            for field, messages in _error_dict(exc).items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            return redirect("payments:pay", public_id=payment.public_id)
+    if not form.fields["provider"].choices:
+        problem = _("Online payment is not available at the moment. Please contact us.")
+    return _respond(
+        request,
+        "bookings/pay.html",
+        {
+            "organisation": organisation,
+            "booking": booking,
+            "facts": _booking_facts(booking, with_address=_confirmation_access(request, booking)),
+            "due": due,
+            "is_fee": due.purpose == "no_show_fee",
+            "form": form,
+            "form_token": form_token(booking.type_id),
+            "problem": problem,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 def _ics_response(booking, *, with_address: bool) -> HttpResponse:
@@ -723,9 +807,36 @@ def _link_problem(request, *, expired: bool) -> HttpResponse:
     return response
 
 
+def _cancel_money(booking, now) -> tuple[bool, str]:
+    """(too late to cancel online, what happens to the prepayment when cancelling now)."""
+    from slotwise.payments.booking import net_paid, paid_prepayments
+
+    late = (
+        booking.status == BookingStatus.CONFIRMED
+        and booking.start - datetime.timedelta(hours=booking.type.cancel_window_hours) < now
+    )
+    paid = paid_prepayments(booking) if booking.status == BookingStatus.CONFIRMED else []
+    if not paid:
+        return late, ""
+    amount = net_paid(paid)
+    if late and booking.start <= now:
+        return True, ""
+    if late and booking.type.late_cancel_keeps_deposit:
+        return False, _(
+            "It is after the cancellation deadline: if you cancel now, your prepayment of "
+            "%(amount)s is not refunded."
+        ) % {"amount": amount}
+    return False, _("If you cancel, your prepayment of %(amount)s is refunded.") % {
+        "amount": amount
+    }
+
+
 def _manage_context(request, token, claims, booking) -> dict:
+    from slotwise.payments.booking import payment_state
+
     now = timezone.now()
     active = booking.status in ACTIVE_STATUSES and booking.end > now
+    cancel_too_late, cancel_money = _cancel_money(booking, now)
     return {
         "organisation": booking.organisation,
         "booking": booking,
@@ -733,8 +844,9 @@ def _manage_context(request, token, claims, booking) -> dict:
         "token": token,
         "can_reschedule": active and claims.allows("reschedule"),
         "can_cancel": active and claims.allows("cancel"),
-        "cancel_too_late": booking.status == BookingStatus.CONFIRMED
-        and booking.start - datetime.timedelta(hours=booking.type.cancel_window_hours) < now,
+        "cancel_too_late": cancel_too_late,
+        "cancel_money": cancel_money,
+        "payment": payment_state(booking),
         "reschedule_too_late": booking.start
         - datetime.timedelta(hours=booking.type.reschedule_window_hours)
         < now,
@@ -869,15 +981,20 @@ def manage_reschedule(request, token: str):
 def mine(request):
     if not request.user.has_perm("bookings.view_own"):
         raise Http404
+    from slotwise.payments.booking import payment_states
+
     from .selectors import bookings_of_contact
 
     contacts = list(Contact.objects.filter(user=request.user).select_related("organisation"))
     now = timezone.now()
     upcoming, past = [], []
     for contact in contacts:
-        for booking in bookings_of_contact(contact):
+        bookings = list(bookings_of_contact(contact))
+        states = payment_states(bookings, now=now)
+        for booking in bookings:
             row = {
                 "booking": booking,
+                "payment": states[booking.pk],
                 "facts": _booking_facts(booking),
                 "manage_url": signing.manage_path(booking)
                 if booking.is_active and booking.end > now

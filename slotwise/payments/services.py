@@ -31,7 +31,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from slotwise.core.errors import Conflict, ValidationError
+from slotwise.core.errors import ValidationError
 from slotwise.core.money import Money
 from slotwise.customers.services import timeline_add
 
@@ -507,24 +507,13 @@ def _after_status_change(*, payment: Payment, old: str, new: str, actor=None) ->
 
 
 def _booking_payment_changed(*, payment: Payment, old: str, new: str, actor=None) -> None:
-    """Paid → the held booking is confirmed. If its hold lapsed and the time was taken meanwhile,
-    the money goes back at once (documented rule: re-book if still free, else refund)."""
-    from slotwise.bookings.services import booking_confirm
+    """Paid → the held booking is confirmed. If its hold lapsed, it is revived when its time is
+    still free, else the money goes back at once (documented rule, see `booking.py`)."""
+    from .booking import on_prepayment_paid
 
     if new != PaymentStatus.PAID or old in SETTLED_STATUSES:
         return
-    booking = payment.booking
-    try:
-        with transaction.atomic():
-            booking_confirm(booking=booking, actor=actor)
-    except (Conflict, ValidationError):
-        refund_create(
-            payment=payment,
-            amount=Money(payment.paid_amount, payment.currency),
-            reason=_("The time was no longer free when the payment arrived."),
-            actor=None,
-            automatic=True,
-        )
+    on_prepayment_paid(payment=payment, actor=actor)
 
 
 def _invoice_payment_changed(*, payment: Payment) -> None:

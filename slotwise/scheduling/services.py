@@ -416,10 +416,12 @@ def booker_book(
     contact=None,
     new_contact: Mapping[str, str] | None = None,
     location=None,
+    hold_minutes: int | None = None,
 ):
     """Book an option for a customer from the booker's screen: an existing `contact`, or a new
     one from `new_contact` (first_name, last_name, phone). One transaction: when the booking
-    fails (bad input or a lost race, `Conflict`) the new contact is not kept either."""
+    fails (bad input or a lost race, `Conflict`) the new contact is not kept either. With
+    `hold_minutes` it is a hold waiting for the customer's payment (a prepaid type)."""
     from slotwise.bookings.services import booking_create
     from slotwise.customers.services import contact_create
 
@@ -452,4 +454,5 @@ def booker_book(
         services=list(services),
         source="booker",
         location=location,
+        hold_minutes=hold_minutes,
     )

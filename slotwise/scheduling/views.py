@@ -233,6 +233,8 @@ def _book_context(request, staff, form, *, contact=None, **extra) -> dict:
         .filter(organisation=organisation, pk=d.get("staff"))
         .first()
     )
+    from slotwise.payments.booking import type_payment_due
+
     return _booker_context(
         request,
         staff,
@@ -242,8 +244,15 @@ def _book_context(request, staff, form, *, contact=None, **extra) -> dict:
         member=member,
         start=d.get("start"),
         contact=contact,
+        prepayment=type_payment_due(type_, extras) if type_ else None,
+        pay_choice=form.data.get("payment", "") if form.is_bound else "",
         **extra,
     )
+
+
+# How the customer pays a prepaid type booked on the phone: a link by SMS or e-mail (the time is
+# held meanwhile), or no prepayment at all (the booker waives it: booked confirmed).
+PAY_CHOICES = ("link_sms", "link_email", "waive")
 
 
 def _resolve_book(request, staff, form):
@@ -287,9 +296,26 @@ def booker_book(request):
         raise Http404
     type_, extras, member, contact = _resolve_book(request, staff, form)
     d = form.cleaned_data
+    from django.db import transaction
+
+    from slotwise.payments.booking import (
+        payment_link_send,
+        prepayment_hold_minutes,
+        type_payment_due,
+    )
+
     from .selectors import resolve_location
 
+    pay_choice = request.POST.get("payment", "")
+    prepaid = type_payment_due(type_, extras) is not None
+    if prepaid and pay_choice not in PAY_CHOICES:
+        form.add_error(None, _("Choose how the customer pays."))
+        context = _book_context(request, staff, form, contact=contact)
+        return _fragment(request, "scheduling/_booker_confirm.html", context)
     try:
+        hold_minutes = None
+        if prepaid and pay_choice != "waive":
+            hold_minutes = prepayment_hold_minutes(type_, extras)
         location = None
         if type_.needs_travel:
             if d.get("postcode") or d.get("address"):
@@ -298,21 +324,28 @@ def booker_book(request):
                 )
             elif contact is not None and contact.location_id:
                 location = contact.location
-        booking = services.booker_book(
-            organisation=organisation,
-            type=type_,
-            services=extras,
-            staff=member,
-            start=d["start"],
-            actor=request.user,
-            contact=contact,
-            new_contact={
-                "first_name": d.get("first_name", ""),
-                "last_name": d.get("last_name", ""),
-                "phone": d.get("phone", ""),
-            },
-            location=location,
-        )
+        with transaction.atomic():
+            booking = services.booker_book(
+                organisation=organisation,
+                type=type_,
+                services=extras,
+                staff=member,
+                start=d["start"],
+                actor=request.user,
+                contact=contact,
+                new_contact={
+                    "first_name": d.get("first_name", ""),
+                    "last_name": d.get("last_name", ""),
+                    "phone": d.get("phone", ""),
+                },
+                location=location,
+                hold_minutes=hold_minutes,
+            )
+            link_sent = ""
+            if hold_minutes is not None:
+                link_sent = payment_link_send(
+                    booking=booking, channel=pay_choice.removeprefix("link_"), actor=request.user
+                )
     except ValidationError as exc:
         if hasattr(exc, "error_dict") and "start" in exc.error_dict:
             # The time stopped being bookable meanwhile (too soon now, hours changed…).
@@ -330,7 +363,11 @@ def booker_book(request):
         and units_for(request.user).filter(pk=booking.unit_id).exists()
     ):
         day_url = f"{reverse('scheduling:day_view')}?date={day.isoformat()}&unit={booking.unit_id}"
-    context = _booker_context(request, staff, booking=booking, day_url=day_url)
+    context = _booker_context(request, staff, booking=booking, day_url=day_url, link_sent=link_sent)
+    if link_sent:
+        from slotwise.payments.booking import booking_payment_due, pay_url
+
+        context.update(pay_url=pay_url(booking), due=booking_payment_due(booking))
     return _fragment(request, "scheduling/_booker_done.html", context)
 
 
