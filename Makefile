@@ -14,6 +14,9 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/slotwise
 HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH ?=
+# The local Swish fake the demo's Swedish organisation pays with (auto-pays after 8 seconds).
+SWISH_FAKE_PORT ?= 9443
+SWISH_FAKE_DIR := $(CURDIR)/var/swish-fake
 
 .PHONY: help install venv node demo serve test test-fast test-sqlite browsers lint fmt bench messages clean
 
@@ -44,10 +47,12 @@ demo: install browsers
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py createcachetable
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
-	DEBUG=1 $(PY) manage.py demo_data
-	@echo "Starting the worker and the web server on http://$(HOST):$(PORT) (Ctrl-C stops both)"
-	@DEBUG=1 $(PY) manage.py worker --queue-name '*' --interval 0.5 & WORKER=$$!; \
-	  trap "kill $$WORKER 2>/dev/null" EXIT INT TERM; \
+	SWISH_FAKE_URL=https://127.0.0.1:$(SWISH_FAKE_PORT)/swish-cpcapi/api DEBUG=1 $(PY) manage.py demo_data
+	@echo "Starting the Swish fake, the worker and the web server on http://$(HOST):$(PORT) (Ctrl-C stops all)"
+	@export SWISH_CERT=$(SWISH_FAKE_DIR)/client.pem SWISH_KEY=$(SWISH_FAKE_DIR)/client-key.pem SWISH_CA=$(SWISH_FAKE_DIR)/ca.pem; \
+	  $(PY) -m slotwise.payments.fakes.swish --port $(SWISH_FAKE_PORT) --certs-dir $(SWISH_FAKE_DIR) --auto-pay 8 >/dev/null & SWISH=$$!; \
+	  DEBUG=1 $(PY) manage.py worker --queue-name '*' --interval 0.5 & WORKER=$$!; \
+	  trap "kill $$WORKER $$SWISH 2>/dev/null" EXIT INT TERM; \
 	  DEBUG=1 $(BIN)/uvicorn slotwise.asgi:application --host $(HOST) --port $(PORT) --workers 1
 
 # Debian packages: chromium for Playwright (its own browser download is not used), gettext.

@@ -8,6 +8,7 @@ fleet and nl, e.g. ``nl-admin``, ``la-tech``, ``msk-customer``.
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -618,6 +619,12 @@ ORGS = [
 
 EXTRA_CONTACTS = 6
 
+# Payments: every organisation takes test payments (no account anywhere); the Swedish one also
+# Swish, against the local Swish fake that `make demo` starts (mutual TLS with its throwaway
+# certificates; the web and worker processes get their paths in SWISH_CERT/KEY/CA).
+SWISH_FAKE_URL = os.environ.get("SWISH_FAKE_URL", "https://127.0.0.1:9443/swish-cpcapi/api")
+SWISH_ORGS = {"samtalsbolaget"}
+
 # Appointment types per organisation slug: (slug, name, minutes, mode, price, extra fields,
 # required skills {code: min level}, allowed region names).
 M = AppointmentMode
@@ -708,6 +715,7 @@ class Command(BaseCommand):
             else:
                 self._refresh(spec, password_hash)
                 self._scheduling(existing)
+                self._payments(existing)
                 self.stdout.write(f"{spec['name']} already exists: demo passwords refreshed")
             for username, roles in self._logins(spec):
                 logins.append((spec["name"], roles, username))
@@ -775,6 +783,7 @@ class Command(BaseCommand):
                     hours.append(WorkingHours(staff=staff, weekday=weekday, start=start, end=end))
         WorkingHours.objects.bulk_create(hours)
         self._scheduling(org)
+        self._payments(org)
         self._contacts(spec, org, rng, password_hash)
         self._bookings(org, rng)
 
@@ -866,6 +875,33 @@ class Command(BaseCommand):
                 AppointmentTypeSkill.objects.create(type=type_, skill=skill, min_level=level)
             if regions:
                 type_.allowed_regions.set(Region.objects.filter(organisation=org, name__in=regions))
+
+    def _payments(self, org) -> None:
+        """Online payment methods (created when missing): Swish first where it is enabled."""
+        from slotwise.payments.fakes.swish import DEFAULT_PAYEE_ALIAS
+        from slotwise.payments.models import ProviderConfig
+
+        if org.slug in SWISH_ORGS:
+            ProviderConfig.objects.get_or_create(
+                organisation=org,
+                provider="swish",
+                defaults={
+                    "name": "Swish",
+                    "position": 0,
+                    "settings": {
+                        "base_url": SWISH_FAKE_URL,
+                        "payee_alias": DEFAULT_PAYEE_ALIAS,
+                        "cert_env": "SWISH_CERT",
+                        "key_env": "SWISH_KEY",
+                        "ca_env": "SWISH_CA",
+                    },
+                },
+            )
+        ProviderConfig.objects.get_or_create(
+            organisation=org,
+            provider="test",
+            defaults={"position": 1},
+        )
 
     def _location(self, org, home, label: str = ""):
         postcode, address, city = home
