@@ -579,8 +579,13 @@ def load_snapshot(
     staff_ids=None,
     contact=None,
     exclude_booking_id: int | None = None,
+    travel: bool = True,
 ) -> Snapshot:
     """Snapshots of the candidate staff for ``[window_start, window_end)`` (see module doc).
+
+    `travel=False` (the caller computes no travel legs: a visit without travel, or without a
+    known place) leaves the bookings' places out (``Busy.location`` None, no ``points``), so
+    the units' addresses are not read.
 
     The customer's regions are given either as ``customer_region_ids`` or as
     ``customer_postcode`` = (country, normalised key), matched inside the candidates' query."""
@@ -654,7 +659,9 @@ def load_snapshot(
     for sid, bs, be, loc_id, lat, lng, branch_unit, group_type, group_start, kind in rows:
         if kind > 0:  # a booking
             point = None
-            if loc_id is not None:
+            if not travel:
+                pass
+            elif loc_id is not None:
                 point = points.get(loc_id)
                 if point is None and lat is not None:
                     point = points[loc_id] = Point(lat, lng)

@@ -447,6 +447,12 @@ def _request(spec, policy, snap, location, ws, we, now, preferred_id=None, limit
     )
 
 
+def _travel_on(spec: VisitSpec, location) -> bool:
+    """Whether the engine computes travel legs for this visit (the same test as `_request` and
+    the engine's plan): only then does the snapshot need the bookings' places."""
+    return spec.needs_travel and _point(location) is not None
+
+
 def _travel(organisation, policy, request: Request, snap: availability.Snapshot) -> MemoTravel:
     memo = MemoTravel(travel_source_for(organisation, policy))
     if request.needs_travel and request.location is not None:
@@ -541,6 +547,7 @@ def find_options(
             preferred_staff=preferred_staff,
             contact=contact,
             exclude_booking_id=getattr(exclude_booking, "pk", exclude_booking),
+            travel=_travel_on(spec, location),
             **_regions(organisation, spec, location),
         )
         _check_region(organisation, spec, location, snap)
@@ -606,6 +613,7 @@ def _snapshot_around(organisation, policy, spec, location, start, now, **filters
         window_end=we,
         now=now,
         spec=spec,
+        travel=_travel_on(spec, location),
         **filters,
         **_regions(organisation, spec, location),
     )
