@@ -125,7 +125,8 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
         SECURE_SSL_REDIRECT="0",
         LOG_LEVEL="WARNING",
         # Under ASGI each request has its own connection context: a per-process pool reuses
-        # connections (see settings.py).
+        # connections (see settings.py), at least one per request thread (slotwise/asgi.py).
+        WEB_THREADS=env.get("WEB_THREADS", "4"),
         DB_CONN_MAX_AGE="0",
         DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "8"),
         DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
