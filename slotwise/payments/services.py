@@ -86,6 +86,7 @@ def provider_for(*, organisation, kind: str) -> PaymentProvider:
         raise ValidationError({"provider": _("Unknown payment provider.")})
     config = (
         ProviderConfig.objects.filter(organisation=organisation, provider=kind, enabled=True)
+        .order_by("pk")  # (the model's ordering would join the organisation)
         .values_list("settings", flat=True)
         .first()
     )
@@ -357,12 +358,24 @@ def _facts(payment: Payment) -> st.Facts:
 
 
 def _apply(
-    *, payment_id: int, state: ProviderState, event: PaymentEvent | None = None, actor=None
+    *,
+    payment_id: int,
+    state: ProviderState,
+    event: PaymentEvent | None = None,
+    actor=None,
+    locked: Payment | None = None,
 ) -> tuple[Payment, bool]:
     """Join the provider's facts into the payment under its row lock; write a StatusChange, the
-    timeline and the consequences only if the derived status changed. Returns (payment, changed)."""
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+    timeline and the consequences only if the derived status changed. Returns (payment, changed).
+    `locked`: the payment, already locked by the caller in the current transaction."""
+    # No savepoint of its own: an error here rolls back the caller's transaction as a whole.
+    with transaction.atomic(savepoint=False):
+        if locked is not None and locked.pk == payment_id:
+            payment = locked
+        else:
+            payment = _lock_payment(Payment.objects.filter(pk=payment_id))
+            if payment is None:
+                raise Payment.DoesNotExist(payment_id)
         currency = payment.currency
         for amount in (state.paid, state.refunded, state.fee):
             if amount is not None and amount.currency != currency:
@@ -450,29 +463,43 @@ def _apply(
     return payment, changed
 
 
+def _lock_payment(queryset) -> Payment | None:
+    """The payment of `queryset` locked for update, with what the timeline needs (only the
+    payment's row is locked)."""
+    return (
+        queryset.select_for_update(of=("self",))
+        .select_related("contact__organisation")
+        .order_by("pk")
+        .first()
+    )
+
+
 def _sync_refunds(payment: Payment, refunds) -> Decimal:
-    """Record refunds the provider reports (by its reference, once each); the refunded total."""
+    """Record refunds the provider reports (by its reference, once each); the refunded total.
+    The payment's refunds are read once (a payment has few) and matched here."""
+    known = list(Refund.objects.filter(payment=payment).order_by("pk"))
     for reference, money, status in refunds:
-        refund = Refund.objects.filter(payment=payment, provider_reference=reference).first()
+        refund = next((r for r in known if r.provider_reference == reference), None)
         if refund is None:
             try:
                 refund_uuid = uuid.UUID(str(reference))
             except ValueError:
                 refund_uuid = None
-            refund = (
-                Refund.objects.filter(payment=payment, idempotency_key=refund_uuid).first()
-                if refund_uuid
-                else None
-            )
+            if refund_uuid:
+                refund = next((r for r in known if r.idempotency_key == refund_uuid), None)
         if refund is None:
+            # Created with the reported status at once (one write and one history row).
+            done = status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
             refund = Refund.objects.create(
                 organisation_id=payment.organisation_id,
                 payment=payment,
                 amount=money.amount,
                 reason=_("Refunded at the provider"),
                 provider_reference=reference[:120],
-                status=RefundStatus.PENDING,
+                status=status if status in RefundStatus.values else RefundStatus.PENDING,
+                completed_at=timezone.now() if done else None,
             )
+            known.append(refund)
         if refund.status != status and refund.status != RefundStatus.SUCCEEDED:
             refund.status = status
             refund.provider_reference = refund.provider_reference or reference[:120]
@@ -481,11 +508,10 @@ def _sync_refunds(payment: Payment, refunds) -> Decimal:
             refund.save(
                 update_fields=["status", "provider_reference", "completed_at", "updated_at"]
             )
-    total = sum(
-        (r.amount for r in Refund.objects.filter(payment=payment, status=RefundStatus.SUCCEEDED)),
+    return sum(
+        (r.amount for r in known if r.status == RefundStatus.SUCCEEDED),
         Decimal("0"),
     )
-    return total
 
 
 # --- what a payment pays for ------------------------------------------------------------------
@@ -584,8 +610,10 @@ def _receive_event(
             payment_qs = payment_qs.none()
     else:
         payment_qs = payment_qs.filter(provider_reference=event.state.reference)
-    payment_id = payment_qs.values_list("pk", flat=True).first()
     state = event.state
+    payment_id = None
+    if event.confirm_by_retrieve:
+        payment_id = payment_qs.values_list("pk", flat=True).first()
     if payment_id is not None and event.confirm_by_retrieve:
         if PaymentEvent.objects.filter(provider=provider, event_id=event.event_id).exists():
             return None  # a replay: don't even ask the provider again
@@ -596,23 +624,29 @@ def _receive_event(
             raise CallbackRejected("the provider's state does not confirm the event", status=409)
     try:
         with transaction.atomic():
+            # One statement finds and locks the payment before the event is stored (a duplicate
+            # delivered at the same time waits for the lock, then finds its event id taken).
+            payment = _lock_payment(payment_qs)
             stored = PaymentEvent.objects.create(
                 organisation=organisation,
                 provider=provider,
                 event_id=event.event_id[:200],
-                payment_id=payment_id,
+                payment=payment,
                 body=raw[:100_000],
                 headers=headers,
-                outcome=PaymentEvent.Outcome.NO_CHANGE,
+                outcome=(
+                    PaymentEvent.Outcome.NO_CHANGE
+                    if payment is not None
+                    else PaymentEvent.Outcome.UNKNOWN_PAYMENT
+                ),
             )
-            if payment_id is None:
-                stored.outcome = PaymentEvent.Outcome.UNKNOWN_PAYMENT
-            else:
-                _, changed = _apply(payment_id=payment_id, state=state, event=stored)
+            if payment is not None:
+                _, changed = _apply(
+                    payment_id=payment.pk, state=state, event=stored, locked=payment
+                )
                 if changed:
                     stored.outcome = PaymentEvent.Outcome.APPLIED
-            if stored.outcome != PaymentEvent.Outcome.NO_CHANGE:
-                stored.save(update_fields=["outcome"])
+                    stored.save(update_fields=["outcome"])
             return stored
     except IntegrityError:
         # The same event again (unique provider + event id): already applied, nothing to do.
