@@ -366,9 +366,11 @@ LOGGING = {
     },
 }
 structlog.configure(
+    # The level filter first: an event below the level (every request's request_started and
+    # request_finished at INFO) is dropped before the request's context is merged into it.
     processors=[
-        structlog.contextvars.merge_contextvars,
         structlog.stdlib.filter_by_level,
+        structlog.contextvars.merge_contextvars,
         structlog.processors.TimeStamper(fmt="iso"),
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
