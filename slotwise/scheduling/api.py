@@ -362,6 +362,9 @@ class AppointmentTypeSerializer(serializers.ModelSerializer):
             "currency",
             "prepayment",
             "deposit_amount",
+            "late_cancel_keeps_deposit",
+            "no_show_fee",
+            "sold_in_webshop",
             "combinable",
             "slot_step_minutes",
             "required_skills",
@@ -401,6 +404,9 @@ class AppointmentTypeWriteSerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=3, required=False)
     prepayment = serializers.ChoiceField(choices=Prepayment.choices, required=False)
     deposit_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    late_cancel_keeps_deposit = serializers.BooleanField(required=False)
+    no_show_fee = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    sold_in_webshop = serializers.BooleanField(required=False)
     combinable = serializers.BooleanField(required=False)
     slot_step_minutes = serializers.IntegerField(
         min_value=5, max_value=240, required=False, allow_null=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -261,6 +262,9 @@ class AppointmentTypeForm(forms.ModelForm):
             "price",
             "prepayment",
             "deposit_amount",
+            "late_cancel_keeps_deposit",
+            "no_show_fee",
+            "sold_in_webshop",
             "slot_step_minutes",
             "weight_earliest",
             "weight_travel",
@@ -273,6 +277,7 @@ class AppointmentTypeForm(forms.ModelForm):
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
+        self.fields["no_show_fee"].required = False  # empty: no fee
         self.fields["allowed_units"].queryset = OrgUnit.objects.filter(organisation=organisation)
         self.fields["allowed_regions"].queryset = Region.objects.filter(organisation=organisation)
         self.skills = list(Skill.objects.filter(organisation=organisation).order_by("name"))
@@ -290,6 +295,10 @@ class AppointmentTypeForm(forms.ModelForm):
                 empty_value=None,
                 initial=current.get(skill.pk, ""),
             )
+
+    def clean_no_show_fee(self):
+        value = self.cleaned_data.get("no_show_fee")
+        return Decimal(0) if value is None else value
 
     def _post_clean(self):
         # The service validates (with the organisation); don't run the model's checks twice.

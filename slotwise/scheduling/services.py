@@ -244,6 +244,9 @@ TYPE_FIELDS = frozenset(
         "currency",
         "prepayment",
         "deposit_amount",
+        "late_cancel_keeps_deposit",
+        "no_show_fee",
+        "sold_in_webshop",
         "combinable",
         "slot_step_minutes",
         "active",
@@ -299,6 +302,12 @@ def appointment_type_save(
         errors.setdefault("price", []).append(_("The price cannot be negative."))
     if obj.deposit_amount is not None and Decimal(obj.deposit_amount) < 0:
         errors.setdefault("deposit_amount", []).append(_("The deposit cannot be negative."))
+    if obj.no_show_fee is not None and Decimal(obj.no_show_fee) < 0:
+        errors.setdefault("no_show_fee", []).append(_("The no-show fee cannot be negative."))
+    if obj.sold_in_webshop and not (obj.price and Decimal(obj.price) > 0):
+        errors.setdefault("sold_in_webshop", []).append(
+            _("A service sold in the webshop needs a price above zero.")
+        )
     if obj.prepayment == Prepayment.DEPOSIT:
         if not obj.deposit_amount or Decimal(obj.deposit_amount) <= 0:
             errors.setdefault("deposit_amount", []).append(

@@ -229,6 +229,8 @@ def test_appointment_type_create_and_change(world):
         ({"price": Decimal("-1")}, "price"),
         ({"prepayment": "deposit", "deposit_amount": Decimal("0")}, "deposit_amount"),
         ({"prepayment": "full", "price": Decimal("0")}, "prepayment"),
+        ({"no_show_fee": Decimal("-5")}, "no_show_fee"),
+        ({"sold_in_webshop": True, "price": Decimal("0"), "prepayment": "none"}, "sold_in_webshop"),
         ({"weight_travel": Decimal("10.5")}, "weight_travel"),
         ({"slot_step_minutes": 3}, "slot_step_minutes"),
         ({"mode": "customer_address", "capacity": 4}, "capacity"),
