@@ -427,3 +427,73 @@ def test_admin_regions_are_organisation_wide(world, client):
     client.force_login(world["mgr1"].user)
     response = client.get("/admin/org/region/")
     assert [r.name for r in response.context["cl"].result_list] == ["RegionA"]
+
+
+# --- payments and invoices ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def money_world(world):
+    from decimal import Decimal
+
+    from slotwise.payments.models import Invoice, Payment
+
+    w = world
+    made = {}
+    for key in ("c_root", "c1", "c_sub", "c2", "c_b", "c_own"):
+        contact = w[key]
+        made[f"p_{key}"] = Payment.objects.create(
+            organisation=contact.organisation,
+            provider="test",
+            amount=Decimal("10"),
+            currency="EUR",
+            contact=contact,
+        )
+        for status in ("draft", "issued"):
+            made[f"i_{key}_{status}"] = Invoice.objects.create(
+                organisation=contact.organisation,
+                contact=contact,
+                currency="EUR",
+                status=status,
+                number=None if status == "draft" else Invoice.objects.count() + 1,
+            )
+    w.update(made)
+    return w
+
+
+def test_payments_and_invoices_never_cross_orgs_or_siblings(money_world):
+    from slotwise.payments.selectors import invoices_for, payments_for
+
+    w = money_world
+
+    def expected(prefix, keys, statuses=("draft", "issued")):
+        if prefix == "p":
+            return {w[f"p_{k}"].pk for k in keys}
+        return {w[f"i_{k}_{s}"].pk for k in keys for s in statuses}
+
+    seen_by = {
+        "admin_a": ("c_root", "c1", "c_sub", "c2", "c_own"),
+        "mgr1": ("c_root", "c1", "c_sub", "c_own"),
+        "mgr2": ("c_root", "c2"),
+        "mgr_b": ("c_b",),
+        "tech_sub": (),
+    }
+    for who, keys in seen_by.items():
+        user = fresh(w[who].user)
+        assert pks(payments_for(user)) == expected("p", keys), who
+        assert pks(invoices_for(user)) == expected("i", keys), who
+        for key in ("c_root", "c1", "c_sub", "c2", "c_b", "c_own"):
+            visible = key in keys
+            assert user.has_perm("payments.manage_payment", w[f"p_{key}"]) == visible, (who, key)
+            assert user.has_perm("payments.see_invoice", w[f"i_{key}_issued"]) == visible, (
+                who,
+                key,
+            )
+    customer = fresh(w["customer"])
+    assert pks(payments_for(customer)) == set()
+    assert pks(invoices_for(customer)) == {w["i_c_own_issued"].pk}
+    assert customer.has_perm("payments.see_invoice", w["i_c_own_issued"])
+    assert not customer.has_perm("payments.see_invoice", w["i_c_own_draft"])
+    for key in ("c_root", "c1", "c2", "c_b"):
+        assert not customer.has_perm("payments.see_invoice", w[f"i_{key}_issued"]), key
+        assert not customer.has_perm("payments.manage_payment", w[f"p_{key}"]), key
