@@ -364,10 +364,13 @@ def _apply(
     event: PaymentEvent | None = None,
     actor=None,
     locked: Payment | None = None,
+    store_event=None,
 ) -> tuple[Payment, bool]:
     """Join the provider's facts into the payment under its row lock; write a StatusChange, the
     timeline and the consequences only if the derived status changed. Returns (payment, changed).
-    `locked`: the payment, already locked by the caller in the current transaction."""
+    `locked`: the payment, already locked by the caller in the current transaction.
+    `store_event(changed)`: writes the event that reported the facts, with its outcome, once it
+    is known and before anything else is written (a duplicate fails there at once)."""
     # No savepoint of its own: an error here rolls back the caller's transaction as a whole.
     with transaction.atomic(savepoint=False):
         if locked is not None and locked.pk == payment_id:
@@ -394,6 +397,8 @@ def _apply(
         after = before.join(incoming)
         old_status = payment.status
         new_status = st.status_of(after)
+        if store_event is not None:
+            event = store_event(new_status != old_status)
         fields: list[str] = []
         if after != before:
             payment.reported_pending = after.pending
@@ -463,15 +468,20 @@ def _apply(
     return payment, changed
 
 
-def _lock_payment(queryset) -> Payment | None:
+def _lock_payment(queryset, *, organisation=None) -> Payment | None:
     """The payment of `queryset` locked for update, with what the timeline needs (only the
-    payment's row is locked)."""
-    return (
-        queryset.select_for_update(of=("self",))
-        .select_related("contact__organisation")
-        .order_by("pk")
-        .first()
-    )
+    payment's row is locked). Pass the `organisation` when the caller has it: it is not read
+    again (a callback's hot path)."""
+    related = "contact" if organisation is not None else "contact__organisation"
+    rows = list(queryset.select_for_update(of=("self",)).select_related(related).order_by()[:1])
+    payment = rows[0] if rows else None
+    if payment is not None and organisation is not None:
+        if payment.organisation_id == organisation.pk:
+            payment.organisation = organisation
+        contact = payment.contact
+        if contact is not None and contact.organisation_id == organisation.pk:
+            contact.organisation = organisation
+    return payment
 
 
 def _sync_refunds(payment: Payment, refunds) -> Decimal:
@@ -626,28 +636,35 @@ def _receive_event(
         with transaction.atomic():
             # One statement finds and locks the payment before the event is stored (a duplicate
             # delivered at the same time waits for the lock, then finds its event id taken).
-            payment = _lock_payment(payment_qs)
-            stored = PaymentEvent.objects.create(
-                organisation=organisation,
-                provider=provider,
-                event_id=event.event_id[:200],
-                payment=payment,
-                body=raw[:100_000],
-                headers=headers,
-                outcome=(
-                    PaymentEvent.Outcome.NO_CHANGE
-                    if payment is not None
-                    else PaymentEvent.Outcome.UNKNOWN_PAYMENT
+            payment = _lock_payment(payment_qs, organisation=organisation)
+            stored: list[PaymentEvent] = []
+
+            def store(outcome: str) -> PaymentEvent:
+                stored.append(
+                    PaymentEvent.objects.create(
+                        organisation=organisation,
+                        provider=provider,
+                        event_id=event.event_id[:200],
+                        payment=payment,
+                        body=raw[:100_000],
+                        headers=headers,
+                        outcome=outcome,
+                    )
+                )
+                return stored[0]
+
+            if payment is None:
+                return store(PaymentEvent.Outcome.UNKNOWN_PAYMENT)
+            # The event is stored with its outcome as soon as _apply knows it (one write).
+            _apply(
+                payment_id=payment.pk,
+                state=state,
+                locked=payment,
+                store_event=lambda changed: store(
+                    PaymentEvent.Outcome.APPLIED if changed else PaymentEvent.Outcome.NO_CHANGE
                 ),
             )
-            if payment is not None:
-                _, changed = _apply(
-                    payment_id=payment.pk, state=state, event=stored, locked=payment
-                )
-                if changed:
-                    stored.outcome = PaymentEvent.Outcome.APPLIED
-                    stored.save(update_fields=["outcome"])
-            return stored
+            return stored[0]
     except IntegrityError:
         # The same event again (unique provider + event id): already applied, nothing to do.
         return None
