@@ -31,6 +31,7 @@ ITEMS = [
     NavItem(_("My invoices"), "payments:my_invoices", "payments.view_own_invoices"),
     NavItem(_("Payments"), "payments:office_payments", "payments.manage_payments"),
     NavItem(_("Invoices"), "payments:office_invoices", "payments.manage_invoices"),
+    NavItem(_("Reconciliation"), "payments:reconciliation", "payments.view_reconciliation"),
     NavItem(_("Payment methods"), "payments:providers", "payments.manage_providers"),
     NavItem(_("Administration"), "admin:index", "org.use_admin"),
 ]

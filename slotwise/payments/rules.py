@@ -9,9 +9,9 @@
 
 import rules
 
-from slotwise.bookings.rules import has_own_contact
+from slotwise.bookings.rules import has_own_contact, staff_sees_booking
 from slotwise.org.roles import Role
-from slotwise.org.rules import is_manager, is_org_admin
+from slotwise.org.rules import is_manager, is_org_admin, same_organisation
 from slotwise.org.selectors import staff_of
 
 from .models import InvoiceStatus
@@ -61,3 +61,10 @@ rules.add_perm("payments.see_invoice", office | is_own_invoice)
 rules.add_perm("payments.pay_invoice", is_own_invoice & is_payable)
 # Payment methods of the organisation (which providers, their settings): org admins only.
 rules.add_perm("payments.manage_providers", is_org_admin)
+# Reconciliation (day × provider, cash and checks held by staff): managers of the organisation;
+# handing over is checked per payment (same organisation).
+rules.add_perm("payments.view_reconciliation", is_manager)
+rules.add_perm("payments.hand_over_cash", is_manager & same_organisation)
+# On-site payments against a booking (a manual method with a tip, or a payment link): the staff
+# who see the booking (its technician, bookers and managers of its unit).
+rules.add_perm("payments.take_onsite_payment", staff_sees_booking)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import backoffice, portal, provider_settings, views
+from . import backoffice, portal, provider_settings, recon_views, views
 
 app_name = "payments"
 
@@ -47,4 +47,14 @@ urlpatterns = [
         backoffice.invoice_manual_payment,
         name="office_invoice_payment",
     ),
+    # Reconciliation (managers) and on-site payments: recorded by staff, or a link to pay.
+    path("reconciliation/", recon_views.report, name="reconciliation"),
+    path("reconciliation.csv", recon_views.report_csv, name="reconciliation_csv"),
+    path(
+        "reconciliation/hand-over/<int:staff_id>/",
+        recon_views.hand_over,
+        name="reconciliation_hand_over",
+    ),
+    path("onsite/<uuid:public_id>/", recon_views.onsite_booking, name="onsite_booking"),
+    path("link/<uuid:public_id>/", recon_views.link, name="link"),
 ]
