@@ -14,6 +14,7 @@ BENCHMARKS = {
     "booking_race": "bench.booking_race",
     "booking_http": "bench.booking_http",
     "options": "bench.options",
+    "payment_callbacks": "bench.payment_callbacks",
 }
 
 
