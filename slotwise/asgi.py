@@ -12,12 +12,14 @@ and every request starts a thread of its own (and one more to join it when it en
   signals, connection handling and request context. A streaming response is closed after
   sending, as Django does, in the same thread;
 - runs that hop on one of a fixed set of request threads (`WEB_THREADS` per process, default
-  4), reused from request to request: each request still has all its sync work on one thread
+  16), reused from request to request: each request still has all its sync work on one thread
   (`ThreadSensitiveContext` with that thread's executor), more requests wait for a free thread.
   Keep the database pool (`DB_POOL_MAX_SIZE`) at least this large.
-Each hop is a hand-off between the event loop's thread and a request thread, and each thread
-in flight competes for the GIL: bench booking_http measured ~3 ms CPU per request less for the
-middleware hops and about 7 ms less at 25 requests in flight for the threads and the other hops.
+Each hop is a hand-off between the event loop's thread and a request thread (GIL and wake-up
+costs); a new thread per request costs its start and join. bench booking_http, the previous
+handler against this one on the same machine: server CPU per request 15.7 -> 11.0 ms (4
+threads per process gave fewer bookings per second than 16 when the machine is shared: fewer
+runnable threads get less of the CPU).
 """
 
 import asyncio
@@ -36,7 +38,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slotwise.settings")
 
 
 class OneHopASGIHandler(ASGIHandler):
-    def __init__(self, threads: int = 4):
+    def __init__(self, threads: int = 16):
         super().__init__()
         self.threads = max(1, threads)
         self._executors_made: list[ThreadPoolExecutor] = []
@@ -112,7 +114,7 @@ def get_application() -> OneHopASGIHandler:
     import django
 
     django.setup(set_prefix=False)
-    return OneHopASGIHandler(threads=int(os.environ.get("WEB_THREADS", "4")))
+    return OneHopASGIHandler(threads=int(os.environ.get("WEB_THREADS", "16")))
 
 
 application = get_application()
