@@ -464,6 +464,7 @@ def test_public_flow_details_pay_choice_pay_page_confirmation(
     assert b'data-testid="hold-until"' in choice.content
     confirmation = client.get(reverse("bookings:confirmation", args=[booking.public_id]))
     assert b'data-state="waiting"' in confirmation.content
+    assert b"every 3s" in confirmation.content  # follows the payment (the app switches back here)
     assert client.post(pay_url, {"provider": "nope"}).status_code == 400
     response = client.post(pay_url, {"provider": "test"})
     payment = Payment.objects.get(booking=booking)
@@ -474,6 +475,7 @@ def test_public_flow_details_pay_choice_pay_page_confirmation(
     assert back["Location"].endswith(reverse("bookings:confirmation", args=[booking.public_id]))
     confirmation = client.get(back["Location"])
     assert b'data-state="paid"' in confirmation.content
+    assert b"every 3s" not in confirmation.content
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED
 
