@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from slotwise.core.errors import Conflict, ValidationError
+from slotwise.core.tasks import enqueue_with_transaction
 from slotwise.customers.services import timeline_add
 from slotwise.org.models import Staff
 from slotwise.scheduling.models import AppointmentType
@@ -328,18 +329,10 @@ def _user(actor):
 
 
 def _schedule_hold_expiry(booking: Booking) -> None:
-    """After commit, enqueue the task that cancels the hold once it lapses."""
+    """Enqueue, with the booking's transaction, the task that cancels the hold once it lapses."""
     from .tasks import expire_holds
 
-    when = booking.hold_expires_at
-
-    def enqueue() -> None:
-        try:
-            expire_holds.using(run_after=when).enqueue()
-        except Exception:  # noqa: BLE001 - housekeeping only: a lapsed hold never blocks anyway
-            pass
-
-    transaction.on_commit(enqueue)
+    enqueue_with_transaction(expire_holds.using(run_after=booking.hold_expires_at))
 
 
 def booking_create(

@@ -10,11 +10,13 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
+from slotwise.core.tasks import enqueue_with_transaction
+
 from .models import OutboundMessage
 
 
 def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> OutboundMessage:
-    """Write the SMS to the outbox and enqueue its delivery once the transaction commits."""
+    """Write the SMS to the outbox and its delivery job, in the caller's transaction."""
     from .tasks import deliver_message
 
     message = OutboundMessage.objects.create(
@@ -25,14 +27,14 @@ def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Ou
         body=body,
         purpose=purpose,
     )
-    transaction.on_commit(lambda: deliver_message.enqueue(message.pk))
+    enqueue_with_transaction(deliver_message, message.pk)
     return message
 
 
 def email_queue(
     *, to: str, subject: str, body: str, purpose: str = "", organisation=None
 ) -> OutboundMessage:
-    """Write the e-mail to the outbox and enqueue its delivery once the transaction commits.
+    """Write the e-mail to the outbox and its delivery job, in the caller's transaction.
 
     Delivered by `message_deliver` through Django's mail API (EMAIL_BACKEND: SMTP in production,
     the console in the demo); the outbox idempotency key is the Message-ID, so a receiving system
@@ -48,7 +50,7 @@ def email_queue(
         body=body,
         purpose=purpose,
     )
-    transaction.on_commit(lambda: deliver_message.enqueue(message.pk))
+    enqueue_with_transaction(deliver_message, message.pk)
     return message
 
 

@@ -736,14 +736,17 @@ def refund_create(
                 data={"payment": str(locked.public_id), "automatic": automatic},
                 actor=actor,
             )
-        transaction.on_commit(lambda: _enqueue_refund(refund.pk))
+        _enqueue_refund(refund.pk)
     return refund
 
 
 def _enqueue_refund(refund_id: int) -> None:
+    """The refund job is written with the refund (one transaction; see core.tasks)."""
+    from slotwise.core.tasks import enqueue_with_transaction
+
     from .tasks import execute_refund
 
-    execute_refund.enqueue(refund_id=refund_id)
+    enqueue_with_transaction(execute_refund, refund_id=refund_id)
 
 
 def refund_execute(*, refund_id: int) -> Refund:
