@@ -11,12 +11,14 @@ from rest_framework import authentication, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import Conflict, NotAllowed
 
 
 def exception_handler(exc, context):
+    # Imported here: DRF loads this module (TokenAuthentication below) while importing its views.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DjangoValidationError):
         detail = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
