@@ -13,8 +13,8 @@ It runs the same loop as `db_worker` and, beside it, two threads:
   for a task result of that task enqueued since the slot began and enqueues only if there is
   none. The enqueued task is then run by whichever worker claims it, like any other task.
 
-A worker checks at start (so `worker --batch` run from cron also runs what is due) and then every
-`PERIODIC_TICK_SECONDS`; `--no-periodic` turns the scheduler off for a worker. A periodic task must
+A worker checks at start (so `worker --batch` run from cron also runs what is due; a batch run
+checks only then) and then every `PERIODIC_TICK_SECONDS`; `--no-periodic` turns the scheduler off for a worker. A periodic task must
 be idempotent: a slot can be missed while no worker runs, and two slots' runs may overlap.
 """
 
@@ -128,7 +128,9 @@ class Command(DBWorkerCommand):
         stop = threading.Event()
 
         def beat() -> None:
-            while not stop.is_set():
+            # The first beat is written below, before any task runs; the thread waits first so
+            # it does not write at the same moment as the worker's first poll.
+            while not stop.wait(HEARTBEAT_SECONDS):
                 try:
                     record_heartbeat(worker_id, started_at)
                 except Exception:  # the database may be restarting; try again next beat
@@ -136,7 +138,6 @@ class Command(DBWorkerCommand):
                 finally:
                     close_old_connections()
                     connection.close()
-                stop.wait(HEARTBEAT_SECONDS)
 
         scheduler = PeriodicScheduler()
 
@@ -154,9 +155,11 @@ class Command(DBWorkerCommand):
             pass
         threads = [threading.Thread(target=beat, name="heartbeat", daemon=True)]
         if periodic:
-            # Due tasks are enqueued before the loop starts, so a --batch run also runs them.
+            # Due tasks are enqueued before the loop starts, so a --batch run also runs them
+            # (a batch run checks only then; a long-running worker keeps checking).
             scheduler.tick()
-            threads.append(threading.Thread(target=schedule, name="periodic", daemon=True))
+            if not options.get("batch"):
+                threads.append(threading.Thread(target=schedule, name="periodic", daemon=True))
         for thread in threads:
             thread.start()
         try:
