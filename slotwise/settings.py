@@ -158,6 +158,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "slotwise_cache",
+            # Django culls a third of the entries past 300 by default; the demo's test payment
+            # provider keeps its "remote" payments here, which must not vanish.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
