@@ -444,6 +444,43 @@ def booking_create(
     return _guarded(create)
 
 
+def _check_still_free(current: Booking, *, now: datetime.datetime) -> None:
+    """A lapsed hold's time, re-checked under the staff lock before it is confirmed after all."""
+    _check_free(
+        type=current.type,
+        staff_id=current.staff_id,
+        start=current.start,
+        blocked_start=current.blocked_start,
+        blocked_end=current.blocked_end,
+        seats=current.seats,
+        now=now,
+        exclude_pk=current.pk,
+    )
+
+
+def _mark_confirmed(current: Booking, *, actor=None, revived: bool = False) -> Booking:
+    """Confirm a (locked) hold: status, audit reason, timeline, the customer's message."""
+    current.status = BookingStatus.CONFIRMED
+    current.hold_expires_at = None
+    fields = ["status", "hold_expires_at", "updated_at"]
+    data = {"booking": str(current.public_id)}
+    if revived:
+        current.cancelled_at = None
+        current._change_reason = "paid after the hold lapsed"
+        fields.append("cancelled_at")
+        data["revived"] = True
+    current.save(update_fields=fields)
+    timeline_add(
+        contact=current.contact,
+        kind="booking.confirmed",
+        summary=_("Booking confirmed for %(start)s") % {"start": current.start.isoformat()},
+        data=data,
+        actor=actor,
+    )
+    notifications.booking_changed(booking=current, event="confirmed")
+    return current
+
+
 def booking_confirm(
     *, booking: Booking, actor=None, now: datetime.datetime | None = None
 ) -> Booking:
@@ -464,28 +501,8 @@ def booking_confirm(
             raise ValidationError({"status": _("Only a held booking can be confirmed.")})
         if lapsed:
             # The hold lapsed: confirm only if nobody took the time meanwhile.
-            _check_free(
-                type=current.type,
-                staff_id=current.staff_id,
-                start=current.start,
-                blocked_start=current.blocked_start,
-                blocked_end=current.blocked_end,
-                seats=current.seats,
-                now=now,
-                exclude_pk=current.pk,
-            )
-        current.status = BookingStatus.CONFIRMED
-        current.hold_expires_at = None
-        current.save(update_fields=["status", "hold_expires_at", "updated_at"])
-        timeline_add(
-            contact=current.contact,
-            kind="booking.confirmed",
-            summary=_("Booking confirmed for %(start)s") % {"start": current.start.isoformat()},
-            data={"booking": str(current.public_id)},
-            actor=actor,
-        )
-        notifications.booking_changed(booking=current, event="confirmed")
-        return current
+            _check_still_free(current, now=now)
+        return _mark_confirmed(current, actor=actor)
 
     result = _guarded(confirm)
     booking.refresh_from_db()
@@ -513,30 +530,8 @@ def booking_revive_paid_hold(
             raise ValidationError({"status": _("Only a held booking can be confirmed.")})
         if current.start <= now:
             raise _taken()
-        _check_free(
-            type=current.type,
-            staff_id=current.staff_id,
-            start=current.start,
-            blocked_start=current.blocked_start,
-            blocked_end=current.blocked_end,
-            seats=current.seats,
-            now=now,
-            exclude_pk=current.pk,
-        )
-        current.status = BookingStatus.CONFIRMED
-        current.hold_expires_at = None
-        current.cancelled_at = None
-        current._change_reason = "paid after the hold lapsed"
-        current.save(update_fields=["status", "hold_expires_at", "cancelled_at", "updated_at"])
-        timeline_add(
-            contact=current.contact,
-            kind="booking.confirmed",
-            summary=_("Booking confirmed for %(start)s") % {"start": current.start.isoformat()},
-            data={"booking": str(current.public_id), "revived": True},
-            actor=actor,
-        )
-        notifications.booking_changed(booking=current, event="confirmed")
-        return current
+        _check_still_free(current, now=now)
+        return _mark_confirmed(current, actor=actor, revived=True)
 
     result = _guarded(revive)
     booking.refresh_from_db()
