@@ -3,6 +3,7 @@
 See `.env.example` for every variable and `docs/operator-guide.md` for what each one does.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -142,6 +143,16 @@ if IS_POSTGRES and env.bool("DB_SERVER_SIDE_BINDING", default=True):
 
 # --- Cache, channels ------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if REDIS_URL and env.bool("SLOTWISE_TESTING", default=False) and _XDIST_WORKER.startswith("gw"):
+    # Parallel test processes each get a Redis database of their own (gw0 → 1, gw1 → 2 …), so
+    # one process clearing its cache (rate limits, the test payment provider's remote payments)
+    # never wipes another's in the middle of a test.
+    from urllib.parse import urlsplit, urlunsplit
+
+    _parts = urlsplit(REDIS_URL)
+    _db = 1 + int(_XDIST_WORKER[2:] or 0) % 15
+    REDIS_URL = urlunsplit(_parts._replace(path=f"/{_db}"))
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
