@@ -220,7 +220,7 @@ def booking_checkout(
     reused (a double click starts nothing twice); other open payments of the booking for the same
     purpose are cancelled first, so at most one can be paid."""
     from . import services
-    from .checkout import checkout_start
+    from .checkout import checkout_start, payment_start_for_payer
 
     due = amount_due(booking, now=now)
     if due is None:
@@ -237,15 +237,10 @@ def booking_checkout(
         if same and payment.status == PaymentStatus.PENDING and payment.provider_reference:
             return payment
         if same and payment.status == PaymentStatus.CREATED and not payment.provider_reference:
-            flow = "ecommerce" if payer_phone else "mcommerce"
             if payment.return_url != return_url[:500]:
                 Payment.objects.filter(pk=payment.pk).update(return_url=return_url[:500])
                 payment.return_url = return_url[:500]
-            try:
-                return services.payment_start(payment=payment, flow=flow)
-            except services.ProviderError:
-                payment.refresh_from_db()
-                return payment
+            return payment_start_for_payer(payment)
         services.payment_cancel(payment=payment, reason="replaced", actor=actor)
     return checkout_start(
         organisation=booking.organisation,

@@ -74,7 +74,15 @@ def checkout_start(
         expires_at=expires_at,
         actor=actor,
     )
-    flow = "ecommerce" if payer_phone else "mcommerce"
+    return payment_start_for_payer(payment)
+
+
+def payment_start_for_payer(payment: Payment) -> Payment:
+    """Start a created payment at its provider in the flow the payer chose (with a phone number:
+    Swish's e-commerce flow, approve in the app; without: the app switch or its QR code). A
+    provider that can't be reached leaves it `created`: the pay page offers a retry and the
+    reconciliation job asks again with the same idempotency key."""
+    flow = "ecommerce" if payment.payer_phone else "mcommerce"
     try:
         return services.payment_start(payment=payment, flow=flow)
     except services.ProviderError:

@@ -17,6 +17,7 @@ from slotwise.core.money import MINOR_UNITS, Money
 from slotwise.customers.services import timeline_add
 
 from . import services
+from .checkout import payment_start_for_payer
 from .models import (
     OPEN_STATUSES,
     SETTLED_STATUSES,
@@ -458,12 +459,7 @@ def invoice_pay_start(
             expires_at=timezone.now() + PAY_WINDOW,
             actor=actor,
         )
-    flow = "ecommerce" if payer_phone else "mcommerce"
-    try:
-        return services.payment_start(payment=payment, flow=flow)
-    except services.ProviderError:
-        payment.refresh_from_db()
-        return payment
+    return payment_start_for_payer(payment)
 
 
 def invoice_manual_payment(

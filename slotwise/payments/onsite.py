@@ -33,6 +33,7 @@ from slotwise.core.errors import ValidationError
 from slotwise.core.money import Money
 
 from . import services
+from .checkout import payment_start_for_payer
 from .models import Payment, PaymentStatus, Purpose
 from .providers.manual.provider import METHOD_LABELS
 from .selectors import enabled_providers
@@ -262,9 +263,4 @@ def payment_link_pay(*, payment: Payment, provider: str, payer_phone: str = "") 
         locked.next_action = {}
         locked._change_reason = "payment link: provider chosen"
         locked.save(update_fields=["provider", "payer_phone", "next_action", "updated_at"])
-    flow = "ecommerce" if payer_phone else "mcommerce"
-    try:
-        return services.payment_start(payment=locked, flow=flow)
-    except services.ProviderError:
-        locked.refresh_from_db()
-        return locked
+    return payment_start_for_payer(locked)
