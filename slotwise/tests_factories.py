@@ -12,7 +12,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from slotwise.customers.models import Contact
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.org import services as org_services
 from slotwise.org.models import Location, Organisation, OrgUnit, Region, Skill, Staff, StaffRole
 
@@ -123,9 +123,9 @@ class ContactFactory(factory.django.DjangoModelFactory):
     last_name = "Example"
 
 
-class OutboundMessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = OutboundMessage
+        model = Message
 
     channel = "sms"
     provider = "console"

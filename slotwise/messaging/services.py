@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from slotwise.core.tasks import enqueue_with_transaction
 
-from .models import OutboundMessage
+from .models import Message
 
 
-def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> OutboundMessage:
+def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Message:
     """Write the SMS to the outbox and its delivery job, in the caller's transaction."""
     from .tasks import deliver_message
 
-    message = OutboundMessage.objects.create(
+    message = Message.objects.create(
         organisation=organisation,
         channel="sms",
         provider=settings.SMS_PROVIDER,
@@ -33,7 +33,7 @@ def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Ou
 
 def email_queue(
     *, to: str, subject: str, body: str, purpose: str = "", organisation=None
-) -> OutboundMessage:
+) -> Message:
     """Write the e-mail to the outbox and its delivery job, in the caller's transaction.
 
     Delivered by `message_deliver` through Django's mail API (EMAIL_BACKEND: SMTP in production,
@@ -41,7 +41,7 @@ def email_queue(
     can drop a duplicate if a worker dies between sending and recording."""
     from .tasks import deliver_message
 
-    message = OutboundMessage.objects.create(
+    message = Message.objects.create(
         organisation=organisation,
         channel="email",
         provider="django",
@@ -57,7 +57,7 @@ def email_queue(
 MAX_ATTEMPTS = 5
 
 
-def message_deliver(*, message_id: int) -> OutboundMessage | None:
+def message_deliver(*, message_id: int) -> Message | None:
     """Send one pending message. Safe to call twice: a sent message is not sent again.
 
     A transient provider error is recorded (attempt count, last error) and then raised, so the
@@ -66,8 +66,8 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
 
     transient: SmsError | None = None
     with transaction.atomic():
-        message = OutboundMessage.objects.select_for_update().filter(pk=message_id).first()
-        if message is None or message.status != OutboundMessage.Status.PENDING:
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.status != Message.Status.QUEUED:
             return message
         message.attempts += 1
         try:
@@ -81,12 +81,12 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
         except SmsError as exc:
             message.last_error = str(exc)[:2000]
             if exc.permanent or message.attempts >= MAX_ATTEMPTS:
-                message.status = OutboundMessage.Status.FAILED
+                message.status = Message.Status.FAILED
             else:
                 transient = exc
             message.save()
         else:
-            message.status = OutboundMessage.Status.SENT
+            message.status = Message.Status.SENT
             message.provider_message_id = result.provider_message_id
             message.sent_at = timezone.now()
             message.save()
@@ -95,12 +95,12 @@ def message_deliver(*, message_id: int) -> OutboundMessage | None:
     return message
 
 
-def _message_id(message: OutboundMessage) -> str:
+def _message_id(message: Message) -> str:
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "slotwise.local"
     return f"<{message.idempotency_key}@{domain}>"
 
 
-def _send_email(message: OutboundMessage):
+def _send_email(message: Message):
     """Send one outbox e-mail with Django's mail API. SMTP failures become SmsError (the outbox's
     provider error): a refused recipient is permanent, anything else (connection refused,
     timeouts, 4xx answers) transient."""

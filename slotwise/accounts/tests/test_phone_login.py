@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from slotwise.accounts import services
 from slotwise.accounts.models import PhoneCode, PhoneLoginState
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 
 PHONE = "+46701234567"
 OTHER = "+46701234568"
@@ -28,7 +28,7 @@ def request_code(client, phone=PHONE, ip="10.0.0.1"):
 
 
 def last_code(phone=PHONE) -> str:
-    message = OutboundMessage.objects.filter(to=phone).order_by("-id").first()
+    message = Message.objects.filter(to=phone).order_by("-id").first()
     assert message is not None
     match = re.search(r"\b(\d{6})\b", message.body)
     assert match, message.body
@@ -43,7 +43,7 @@ def test_request_queues_sms_with_six_digit_code(client, user):
     response = request_code(client)
     assert response.status_code == 302
     assert response["Location"] == reverse("phone_verify")
-    message = OutboundMessage.objects.get()
+    message = Message.objects.get()
     assert message.to == PHONE and message.channel == "sms" and message.purpose == "login_code"
     code = last_code()
     assert "expires in 10 minutes" in message.body
@@ -122,7 +122,7 @@ def test_rate_limit_per_number(client, user, settings):
     response = request_code(client, ip="10.0.1.99")
     assert response.status_code == 200
     assert "Too many codes requested" in response.content.decode()
-    assert OutboundMessage.objects.count() == 3
+    assert Message.objects.count() == 3
 
 
 def test_rate_limit_per_ip(client, user, settings):
@@ -132,10 +132,10 @@ def test_rate_limit_per_ip(client, user, settings):
     response = request_code(client, phone=PHONE, ip="10.0.2.1")
     assert response.status_code == 200
     assert "Too many codes requested" in response.content.decode()
-    assert OutboundMessage.objects.count() == 0
+    assert Message.objects.count() == 0
     # Another address is not affected.
     assert request_code(client, phone=PHONE, ip="10.0.2.2").status_code == 302
-    assert OutboundMessage.objects.count() == 1
+    assert Message.objects.count() == 1
 
 
 def test_malformed_phone_shows_field_error_and_writes_nothing(client, user):
@@ -148,7 +148,7 @@ def test_malformed_phone_shows_field_error_and_writes_nothing(client, user):
     assert 'data-field="phone"' in field.group(1)
     assert "is not a phone number" in field.group(1)
     assert PhoneCode.objects.count() == 0
-    assert OutboundMessage.objects.count() == 0
+    assert Message.objects.count() == 0
     assert "phone_login_phone" not in client.session
 
 
@@ -160,7 +160,7 @@ def test_unknown_number_same_response_no_message(client, user):
     assert unknown["Location"] == known["Location"]
     page = client.get(reverse("phone_verify"))
     assert page.status_code == 200
-    assert OutboundMessage.objects.filter(to=UNKNOWN).count() == 0
+    assert Message.objects.filter(to=UNKNOWN).count() == 0
     assert PhoneCode.objects.filter(phone=UNKNOWN).count() == 0
     with pytest.raises(ValidationError):
         services.phone_code_verify(phone_raw=UNKNOWN, code="123456")

@@ -20,7 +20,7 @@ from django.utils import formats, timezone, translation
 from slotwise.bookings import notifications
 from slotwise.bookings.models import BookingStatus
 from slotwise.bookings.services import booking_cancel, booking_create
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.messaging.services import email_queue, message_deliver
 from slotwise.tests_factories import ContactFactory
 
@@ -90,7 +90,7 @@ def test_created_booking_queues_email_and_sms_in_the_same_transaction(
     with transaction.atomic():
         booking = booking_create(type=phone_type, staff=staff, contact=customer, start=start)
         # Written with the booking, before the transaction commits (outbox rule).
-        queued = list(OutboundMessage.objects.filter(purpose="booking.created"))
+        queued = list(Message.objects.filter(purpose="booking.created"))
     assert {m.channel for m in queued} == {"email", "sms"}
     sms = next(m for m in queued if m.channel == "sms")
     assert sms.to == "+31612345678"
@@ -109,9 +109,9 @@ def test_rolled_back_booking_sends_nothing(org, staff, customer, phone_type):
         booking_create(
             type=phone_type, staff=staff, contact=customer, start=future_slot(org, days=3)
         )
-        assert OutboundMessage.objects.count() == 2
+        assert Message.objects.count() == 2
         raise Boom
-    assert OutboundMessage.objects.count() == 0
+    assert Message.objects.count() == 0
 
 
 def test_message_is_in_the_contacts_language(org, staff, customer, phone_type):
@@ -120,11 +120,11 @@ def test_message_is_in_the_contacts_language(org, staff, customer, phone_type):
     booking = booking_create(
         type=phone_type, staff=staff, contact=customer, start=future_slot(org, days=3)
     )
-    nl = OutboundMessage.objects.get(channel="email", purpose="booking.created")
+    nl = Message.objects.get(channel="email", purpose="booking.created")
     customer.language = "en"
     customer.save()
     notifications.booking_changed(booking=booking, event="confirmed")
-    en = OutboundMessage.objects.get(channel="email", purpose="booking.confirmed")
+    en = Message.objects.get(channel="email", purpose="booking.confirmed")
     local_start = timezone.localtime(booking.start, ZoneInfo(org.time_zone))
     local_end = timezone.localtime(booking.end, ZoneInfo(org.time_zone))
     for language, message in (("nl", nl), ("en", en)):
@@ -139,7 +139,7 @@ def test_sms_only_when_preferred_or_no_email(org, staff, phone_type):
         organisation=org, phone="+31611111111", email="a@example.com", preferred_channel="email"
     )
     booking_create(type=phone_type, staff=staff, contact=by_mail, start=future_slot(org, days=3))
-    assert list(OutboundMessage.objects.values_list("channel", flat=True)) == ["email"]
+    assert list(Message.objects.values_list("channel", flat=True)) == ["email"]
 
 
 def test_hold_gets_its_message_when_confirmed(org, staff, customer, phone_type):
@@ -153,9 +153,9 @@ def test_hold_gets_its_message_when_confirmed(org, staff, customer, phone_type):
         hold_minutes=15,
     )
     assert booking.status == BookingStatus.HELD
-    assert OutboundMessage.objects.count() == 0
+    assert Message.objects.count() == 0
     booking_confirm(booking=booking)
-    assert OutboundMessage.objects.filter(purpose="booking.confirmed").count() == 2
+    assert Message.objects.filter(purpose="booking.confirmed").count() == 2
 
 
 def test_cancelled_message_has_no_manage_link(org, staff, customer, phone_type):
@@ -163,7 +163,7 @@ def test_cancelled_message_has_no_manage_link(org, staff, customer, phone_type):
         type=phone_type, staff=staff, contact=customer, start=future_slot(org, days=3)
     )
     booking_cancel(booking=booking)
-    cancelled = OutboundMessage.objects.filter(purpose="booking.cancelled")
+    cancelled = Message.objects.filter(purpose="booking.cancelled")
     assert cancelled.count() == 2
     assert all("/bookings/manage/" not in m.body for m in cancelled)
 
@@ -174,9 +174,9 @@ def test_email_is_delivered_over_smtp_with_a_working_manage_link(
     booking = booking_create(
         type=phone_type, staff=staff, contact=customer, start=future_slot(org, days=3)
     )
-    queued = OutboundMessage.objects.get(channel="email")
+    queued = Message.objects.get(channel="email")
     sent = message_deliver(message_id=queued.pk)
-    assert sent.status == OutboundMessage.Status.SENT
+    assert sent.status == Message.Status.SENT
     for _ in range(50):
         if smtp_server.messages:
             break
@@ -207,6 +207,6 @@ def test_smtp_down_is_a_transient_error_recorded_on_the_message(org):
         with pytest.raises(Exception):  # noqa: B017 — the task retries on any error
             message_deliver(message_id=message.pk)
     message.refresh_from_db()
-    assert message.status == OutboundMessage.Status.PENDING
+    assert message.status == Message.Status.QUEUED
     assert message.attempts == 1
     assert message.last_error

@@ -17,7 +17,7 @@ from django.utils import timezone
 from slotwise.bookings.models import Booking, BookingStatus
 from slotwise.bookings.services import booking_create
 from slotwise.customers.models import Contact
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.org.models import Staff
 from slotwise.org.roles import Role
 from slotwise.tests_factories import (
@@ -108,7 +108,7 @@ def post_details(client, details_url: str, data: dict, **extra):
 
 
 def counts():
-    return Booking.objects.count(), Contact.objects.count(), OutboundMessage.objects.count()
+    return Booking.objects.count(), Contact.objects.count(), Message.objects.count()
 
 
 def test_anonymous_books_end_to_end(client, phone_type, adviser):
@@ -130,7 +130,7 @@ def test_anonymous_books_end_to_end(client, phone_type, adviser):
         "emma@example.com",
     )
     # The customer's messages are in the outbox with the booking.
-    channels = set(OutboundMessage.objects.values_list("channel", flat=True))
+    channels = set(Message.objects.values_list("channel", flat=True))
     assert channels == {"email", "sms"}
 
     confirmation = client.get(response["Location"])

@@ -339,16 +339,16 @@ def test_admin_orgunit_create_and_move(world, client):
 
 
 def test_admin_outbox_read_only(world, client):
-    from slotwise.tests_factories import OutboundMessageFactory
+    from slotwise.tests_factories import MessageFactory
 
-    mine = OutboundMessageFactory(organisation=world["org_a"], to="+31600000001")
-    OutboundMessageFactory(organisation=world["org_b"], to="+31600000002")
+    mine = MessageFactory(organisation=world["org_a"], to="+31600000001")
+    MessageFactory(organisation=world["org_b"], to="+31600000002")
     client.force_login(world["admin_a"].user)
-    page = changelist_names(client, "/admin/messaging/outboundmessage/")
+    page = changelist_names(client, "/admin/messaging/message/")
     assert "+31600000001" in page and "+31600000002" not in page
-    assert client.get("/admin/messaging/outboundmessage/add/").status_code == 403
+    assert client.get("/admin/messaging/message/add/").status_code == 403
     response = client.post(
-        f"/admin/messaging/outboundmessage/{mine.pk}/change/", {"to": "+31699999999", "body": "x"}
+        f"/admin/messaging/message/{mine.pk}/change/", {"to": "+31699999999", "body": "x"}
     )
     assert response.status_code == 403
     mine.refresh_from_db()

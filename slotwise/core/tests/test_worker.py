@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import OperationalError
 
 from slotwise.core.models import WorkerHeartbeat
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.messaging.tasks import deliver_message
 
 
@@ -34,12 +34,12 @@ def test_enqueued_task_survives_until_worker_runs(settings, monkeypatch):
 
     monkeypatch.setattr(worker.threading, "Thread", PatientThread)
     settings.SMS_PROVIDER = "console"
-    message = OutboundMessage.objects.create(
+    message = Message.objects.create(
         channel="sms", provider="console", to="+31612345678", body="Your visit is confirmed"
     )
     result = deliver_message.enqueue(message.pk)
     message.refresh_from_db()
-    assert message.status == OutboundMessage.Status.PENDING  # nothing ran yet
+    assert message.status == Message.Status.QUEUED  # nothing ran yet
     assert WorkerHeartbeat.objects.count() == 0
 
     call_command(
@@ -57,13 +57,13 @@ def test_enqueued_task_survives_until_worker_runs(settings, monkeypatch):
     )
 
     message.refresh_from_db()
-    assert message.status == OutboundMessage.Status.SENT
+    assert message.status == Message.Status.SENT
     assert message.attempts == 1  # sent exactly once
     assert message.sent_at is not None
     assert WorkerHeartbeat.objects.filter(worker_id="test-worker").exists()
     result.refresh()
     assert result.status == "SUCCESSFUL"
-    assert result.return_value == OutboundMessage.Status.SENT
+    assert result.return_value == Message.Status.SENT
 
     # A second worker run finds nothing to do and does not send again.
     call_command(

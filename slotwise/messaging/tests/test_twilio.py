@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.messaging.services import message_deliver, sms_queue
 from slotwise.messaging.sms import SmsError, sms_providers
 from slotwise.messaging.sms.console import ConsoleSmsProvider
@@ -148,14 +148,14 @@ def test_message_deliver_console_marks_sent_once(settings, monkeypatch):
 
     monkeypatch.setattr(ConsoleSmsProvider, "send", counting_send)
     message = sms_queue(to="+46701234567", body="Hello", purpose="test")
-    assert message.status == OutboundMessage.Status.PENDING
+    assert message.status == Message.Status.QUEUED
     delivered = message_deliver(message_id=message.pk)
-    assert delivered.status == OutboundMessage.Status.SENT
+    assert delivered.status == Message.Status.SENT
     assert delivered.sent_at is not None
     assert delivered.provider_message_id == f"console-{message.idempotency_key}"
     assert sent[0]["idempotency_key"] == str(message.idempotency_key)
     again = message_deliver(message_id=message.pk)
-    assert again.status == OutboundMessage.Status.SENT
+    assert again.status == Message.Status.SENT
     assert len(sent) == 1
     message.refresh_from_db()
     assert message.attempts == 1
@@ -167,7 +167,7 @@ def test_message_deliver_twilio_permanent_failure_marks_failed(provider, twilio,
     twilio.reply = (400, {"code": 21211, "message": "Invalid 'To' Phone Number"})
     message = sms_queue(to="+46701234567", body="Hello", purpose="test")
     result = message_deliver(message_id=message.pk)
-    assert result.status == OutboundMessage.Status.FAILED
+    assert result.status == Message.Status.FAILED
     assert "Invalid 'To' Phone Number" in result.last_error
     assert twilio.requests[0]["idempotency"] == str(message.idempotency_key)
 
@@ -180,5 +180,5 @@ def test_message_deliver_twilio_transient_failure_stays_pending(provider, twilio
     with pytest.raises(SmsError):
         message_deliver(message_id=message.pk)
     message.refresh_from_db()
-    assert message.status == OutboundMessage.Status.PENDING
+    assert message.status == Message.Status.QUEUED
     assert message.attempts == 1

@@ -26,7 +26,7 @@ from slotwise.bookings.tests.conftest import future_slot, give_hours, make_type
 from slotwise.core.errors import ValidationError
 from slotwise.core.money import Money
 from slotwise.customers.models import TimelineEntry
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.org.roles import Role
 from slotwise.payments import services
 from slotwise.payments.booking import (
@@ -155,7 +155,7 @@ def test_public_booking_of_a_paid_type_is_held_then_confirmed_by_the_payment(
     expected = before + datetime.timedelta(minutes=20)  # the policy's hold minutes
     assert abs((booking.hold_expires_at - expected).total_seconds()) < 30
     # No "booked" message for a hold: it goes out once it is paid and confirmed.
-    assert not OutboundMessage.objects.filter(purpose="booking.created").exists()
+    assert not Message.objects.filter(purpose="booking.created").exists()
     payment = booking_checkout(booking=booking, provider="test", return_url="/done/")
     assert payment.status == PaymentStatus.PENDING
     assert payment.purpose == Purpose.FULL
@@ -260,7 +260,7 @@ def test_payment_after_expiry_rebooks_when_the_time_is_still_free(
     assert booking.status == BookingStatus.CONFIRMED
     assert booking.cancelled_at is None
     assert not Refund.objects.exists()
-    assert OutboundMessage.objects.filter(purpose="booking.confirmed").exists()
+    assert Message.objects.filter(purpose="booking.confirmed").exists()
 
 
 def test_payment_after_expiry_is_refunded_when_the_time_was_taken(
@@ -398,7 +398,7 @@ def test_no_show_fee_without_prepayment_is_requested_by_link(
     booking_mark(booking=booking, status=BookingStatus.NO_SHOW)
     fee = Payment.objects.get(purpose=Purpose.NO_SHOW_FEE)
     assert fee.money == Money.of("300", "SEK") and fee.status == PaymentStatus.CREATED
-    sms = OutboundMessage.objects.get(purpose="payment.link.no_show_fee")
+    sms = Message.objects.get(purpose="payment.link.no_show_fee")
     assert sms.to == "+46701234567"
     link = re.search(r"https?://\S+/bookings/pay/\S+/", sms.body).group(0)
     path = "/" + link.split("/", 3)[3]
@@ -431,7 +431,7 @@ def test_no_show_fee_beyond_the_deposit_asks_for_the_rest(
     booking_mark(booking=booking, status=BookingStatus.NO_SHOW)
     fee = Payment.objects.get(purpose=Purpose.NO_SHOW_FEE)
     assert fee.money == Money.of("200", "SEK")
-    assert OutboundMessage.objects.filter(purpose="payment.link.no_show_fee").exists()
+    assert Message.objects.filter(purpose="payment.link.no_show_fee").exists()
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -534,7 +534,7 @@ def test_booker_books_a_paid_type_and_sends_a_payment_link(
     assert b'data-testid="pay-link-sent"' in done.content, done.content
     booking = Booking.objects.get()
     assert booking.status == BookingStatus.HELD and booking.source == "booker"
-    sms = OutboundMessage.objects.get(purpose="payment.link.full")
+    sms = Message.objects.get(purpose="payment.link.full")
     assert sms.to == "+46701112233"
     assert reverse("bookings:pay", args=[booking.public_id]) in sms.body
     # Waived: confirmed at once, no link.
@@ -545,4 +545,4 @@ def test_booker_books_a_paid_type_and_sends_a_payment_link(
     )
     assert b'data-testid="booked"' in done.content
     assert Booking.objects.filter(status=BookingStatus.CONFIRMED).count() == 1
-    assert OutboundMessage.objects.filter(purpose__startswith="payment.link").count() == 1
+    assert Message.objects.filter(purpose__startswith="payment.link").count() == 1

@@ -13,7 +13,7 @@ from slotwise.bookings.services import booking_create
 from slotwise.bookings.tests.conftest import future_slot, give_hours, make_type
 from slotwise.core.errors import ValidationError
 from slotwise.core.money import Money
-from slotwise.messaging.models import OutboundMessage
+from slotwise.messaging.models import Message
 from slotwise.org.roles import Role
 from slotwise.payments import onsite
 from slotwise.payments.models import Holder, Payment, PaymentStatus, ProviderConfig, Purpose
@@ -128,7 +128,7 @@ def test_link_is_created_and_sent_through_the_outbox(org, booking, test_provider
     assert payment.next_action["kind"] == "choose"
     assert link.url.endswith(reverse("payments:link", args=[payment.public_id]))
     assert payment.expires_at > timezone.now() + datetime.timedelta(hours=23)
-    messages = OutboundMessage.objects.filter(purpose="payment_link")
+    messages = Message.objects.filter(purpose="payment_link")
     assert {m.channel for m in messages} == {"sms", "email"}
     sms = messages.get(channel="sms")
     assert sms.to == "+46701234567" and link.url in sms.body
@@ -149,7 +149,7 @@ def test_link_needs_an_online_provider_and_good_recipients(org, booking, test_pr
         onsite.payment_link_create(organisation=org, amount=Money.of("1", "SEK"), provider="swish")
     assert "provider" in exc.value.message_dict
     assert not Payment.objects.exists()
-    assert not OutboundMessage.objects.filter(purpose="payment_link").exists()
+    assert not Message.objects.filter(purpose="payment_link").exists()
 
 
 def test_client_chooses_a_provider_and_pays_through_the_link(client, org, booking, test_provider):
@@ -245,7 +245,7 @@ def test_technician_records_cash_and_creates_a_link(
     assert response.status_code == 200
     link_payment = Payment.objects.get(booking=booking, provider="test")
     assert reverse("payments:link", args=[link_payment.public_id]).encode() in response.content
-    assert OutboundMessage.objects.filter(channel="sms", purpose="payment_link").count() == 1
+    assert Message.objects.filter(channel="sms", purpose="payment_link").count() == 1
     # A form error is shown next to its field, nothing saved.
     response = client.post(url, {"action": "record", "method": "cash", "amount": "5"})
     assert response.status_code == 200 and b'data-field="received_by"' in response.content
