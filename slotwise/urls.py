@@ -24,6 +24,8 @@ urlpatterns = [
     path("book/", include("slotwise.bookings.public_urls")),
     path("payments/", include("slotwise.payments.urls")),
     path("shop/", include("slotwise.payments.shop_urls")),
+    path("messaging/", include("slotwise.messaging.urls")),
+    path("inbox/", include("slotwise.messaging.inbox_urls")),
 ]
 
 if settings.DEBUG:

@@ -1,4 +1,7 @@
-"""Queue messages in the outbox; the worker sends them (nothing is sent inside a request)."""
+"""System messages to a bare address (login codes, links to pay): written to the outbox in the
+caller's transaction and sent by the worker's dispatcher (`outbox.py`). Messages in a
+conversation go through `outbox.message_queue`; notifications to a contact through
+`notify.notify`."""
 
 from __future__ import annotations
 
@@ -7,18 +10,13 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.utils import timezone
-
-from slotwise.core.tasks import enqueue_with_transaction
 
 from .models import Message
 
 
 def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Message:
     """Write the SMS to the outbox and its delivery job, in the caller's transaction."""
-    from .tasks import deliver_message
-
     message = Message.objects.create(
         organisation=organisation,
         channel="sms",
@@ -26,8 +24,8 @@ def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Me
         to=to,
         body=body,
         purpose=purpose,
+        next_attempt_at=timezone.now(),
     )
-    enqueue_with_transaction(deliver_message, message.pk)
     return message
 
 
@@ -39,8 +37,6 @@ def email_queue(
     Delivered by `message_deliver` through Django's mail API (EMAIL_BACKEND: SMTP in production,
     the console in the demo); the outbox idempotency key is the Message-ID, so a receiving system
     can drop a duplicate if a worker dies between sending and recording."""
-    from .tasks import deliver_message
-
     message = Message.objects.create(
         organisation=organisation,
         channel="email",
@@ -49,50 +45,13 @@ def email_queue(
         subject=subject[:255],
         body=body,
         purpose=purpose,
+        next_attempt_at=timezone.now(),
     )
-    enqueue_with_transaction(deliver_message, message.pk)
     return message
 
 
-MAX_ATTEMPTS = 5
-
-
-def message_deliver(*, message_id: int) -> Message | None:
-    """Send one pending message. Safe to call twice: a sent message is not sent again.
-
-    A transient provider error is recorded (attempt count, last error) and then raised, so the
-    task can retry later; after MAX_ATTEMPTS, or on a permanent error, the message is FAILED."""
-    from .sms import SmsError, sms_providers
-
-    transient: SmsError | None = None
-    with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id).first()
-        if message is None or message.status != Message.Status.QUEUED:
-            return message
-        message.attempts += 1
-        try:
-            if message.channel == "email":
-                result = _send_email(message)
-            else:
-                provider = sms_providers.create(message.provider)
-                result = provider.send(
-                    to=message.to, body=message.body, idempotency_key=str(message.idempotency_key)
-                )
-        except SmsError as exc:
-            message.last_error = str(exc)[:2000]
-            if exc.permanent or message.attempts >= MAX_ATTEMPTS:
-                message.status = Message.Status.FAILED
-            else:
-                transient = exc
-            message.save()
-        else:
-            message.status = Message.Status.SENT
-            message.provider_message_id = result.provider_message_id
-            message.sent_at = timezone.now()
-            message.save()
-    if transient is not None:
-        raise transient  # recorded above; the caller re-enqueues with a delay
-    return message
+# The outbox's sender (kept importable from here for existing callers).
+from .outbox import message_deliver  # noqa: E402,F401
 
 
 def _message_id(message: Message) -> str:

@@ -1,7 +1,9 @@
 """`manage.py worker` — the database-backed task worker (django-tasks-db) plus a heartbeat and
 periodic tasks.
 
-It runs the same loop as `db_worker` and, beside it, two threads:
+It runs the same loop as `db_worker` and, beside it, three threads:
+
+- the messaging pump (`slotwise.messaging.pump`): inbound events and the outbox;
 
 - a heartbeat every few seconds, so /healthz can tell whether any worker is alive;
 - a small scheduler for *periodic tasks* (django.tasks has none). `PERIODIC_TASKS` maps a name to
@@ -120,10 +122,17 @@ class Command(DBWorkerCommand):
             dest="periodic",
             help="Don't enqueue periodic tasks from this worker.",
         )
+        parser.add_argument(
+            "--no-messaging",
+            action="store_false",
+            dest="messaging",
+            help="Don't run the messaging pump (inbound events and the outbox) in this worker.",
+        )
 
     def handle(self, *args, **options):
         worker_id = options["worker_id"]
         periodic = options.pop("periodic", True)
+        messaging = options.pop("messaging", True)
         started_at = timezone.now()
         stop = threading.Event()
 
@@ -160,6 +169,16 @@ class Command(DBWorkerCommand):
             scheduler.tick()
             if not options.get("batch"):
                 threads.append(threading.Thread(target=schedule, name="periodic", daemon=True))
+        if messaging:
+            from slotwise.messaging import pump
+
+            if options.get("batch"):
+                while pump.pump_once():  # a batch run empties the outbox and the inbound events
+                    pass
+            else:
+                threads.append(
+                    threading.Thread(target=pump.run, args=(stop,), name="messaging", daemon=True)
+                )
         for thread in threads:
             thread.start()
         try:
