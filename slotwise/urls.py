@@ -26,6 +26,7 @@ urlpatterns = [
     path("shop/", include("slotwise.payments.shop_urls")),
     path("messaging/", include("slotwise.messaging.urls")),
     path("inbox/", include("slotwise.messaging.inbox_urls")),
+    path("chat/", include("slotwise.messaging.chat_urls")),
 ]
 
 if settings.DEBUG:
