@@ -1,0 +1,2 @@
+"""SMS and MMS through Twilio Programmable Messaging (see channel.py); api.py is shared with the
+phone channel and the system-message SMS provider."""
