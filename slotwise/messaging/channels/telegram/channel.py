@@ -63,13 +63,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import phonenumbers
 import structlog
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from slotwise.core import http
-from slotwise.customers.phones import to_e164
 
 from ..base import (
     Channel,
@@ -143,10 +142,15 @@ def _e164(raw: Any) -> str:
         return ""
     if not value.startswith("+"):
         value = "+" + value
+    # A number the messenger has verified: take it when it is at least possible (the
+    # metadata of `phonenumbers` lags behind new number ranges, e.g. Viber's own example).
     try:
-        return to_e164(value)
-    except ValidationError:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
         return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _name(person: dict[str, Any]) -> str:
@@ -351,7 +355,8 @@ class TelegramChannel(Channel):
                     raise ChannelError(_("Telegram answered without a message id."))
                 chat = result.get("chat") or {}
                 ids.append(f"{chat.get('id', chat_id)}:{result['message_id']}")
-        return SendResult(external_id=ids[0], status="delivered")
+        # The last part's id, as for Viber (where that part's receipt means all of it arrived).
+        return SendResult(external_id=ids[-1], status="delivered")
 
     def _media_step(self, chat_id: str, media: OutgoingMedia, caption: str):
         content_type = (media.content_type or "").split(";")[0].strip().lower()

@@ -1,0 +1,1 @@
+"""Viber (REST bot API): `channel.ViberChannel`; the local fake is `slotwise.messaging.fakes.viber`."""
