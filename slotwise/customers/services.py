@@ -196,3 +196,191 @@ def timeline_add(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         occurred_at=occurred_at or timezone.now(),
     )
+
+
+# --- merging duplicates ----------------------------------------------------------------------
+
+
+def _is_history_model(model) -> bool:
+    """simple_history's Historical<Model> rows record the past as it was: a merge doesn't
+    rewrite them (S4.12, reproducible history)."""
+    from simple_history.models import HistoricalChanges
+
+    return issubclass(model, HistoricalChanges)
+
+
+def _has_history(model) -> bool:
+    return getattr(model._meta, "simple_history_manager_attribute", None) is not None
+
+
+def _reverse_relations(model):
+    """Every relation from another model pointing at `model` (hidden `related_name="+"` ones
+    included, historical records excluded)."""
+    for rel in model._meta.get_fields(include_hidden=True):
+        if not (rel.auto_created and not rel.concrete and rel.is_relation):
+            continue
+        if _is_history_model(rel.related_model):
+            continue
+        yield rel
+
+
+def _repoint(*, rel, source, target) -> int:
+    """Move the rows of one relation from `source` to `target`. Rows of models with history are
+    saved with a historical record (who changed what stays reproducible)."""
+    related = rel.related_model
+    name = rel.field.name
+    if rel.many_to_many:
+        moved = 0
+        for obj in related._base_manager.filter(**{name: source}):
+            manager = getattr(obj, name)
+            manager.remove(source)
+            manager.add(target)
+            moved += 1
+        return moved
+    qs = related._base_manager.filter(**{name: source})
+    if rel.one_to_one:
+        if qs.exists() and related._base_manager.filter(**{name: target}).exists():
+            raise ValidationError(
+                {
+                    "source": [
+                        _("Both contacts have a %(what)s; merge them by hand first.")
+                        % {"what": related._meta.verbose_name}
+                    ]
+                }
+            )
+    if _has_history(related):
+        from simple_history.utils import bulk_update_with_history
+
+        objs = list(qs)
+        for obj in objs:
+            setattr(obj, name, target)
+        if objs:
+            bulk_update_with_history(objs, related, [name])
+        return len(objs)
+    return qs.update(**{name: target})
+
+
+def _merge_conversations(*, source: Contact, target: Contact) -> int:
+    """Source conversations on a channel + address the target also has: their messages (and
+    anything else pointing at them) move into the target's conversation, whose counters and
+    last-message fields then cover both; the emptied conversation is deleted. Returns how many
+    were merged (the others simply move with the generic walk)."""
+    from slotwise.messaging.models import Conversation, ConversationStatus
+
+    merged = 0
+    theirs = {(c.channel_id, c.address): c for c in Conversation.objects.filter(contact=target)}
+    for conversation in Conversation.objects.filter(contact=source).select_for_update():
+        twin = theirs.get((conversation.channel_id, conversation.address))
+        if twin is None:
+            continue
+        for rel in _reverse_relations(Conversation):
+            _repoint(rel=rel, source=conversation, target=twin)
+        twin = Conversation.objects.select_for_update().get(pk=twin.pk)
+        twin.unread_count += conversation.unread_count
+        waiting = [w for w in (twin.waiting_since, conversation.waiting_since) if w]
+        twin.waiting_since = min(waiting) if waiting else None
+        inbound = [w for w in (twin.last_inbound_at, conversation.last_inbound_at) if w]
+        twin.last_inbound_at = max(inbound) if inbound else None
+        if conversation.last_message_at and (
+            twin.last_message_at is None or conversation.last_message_at > twin.last_message_at
+        ):
+            twin.last_message_at = conversation.last_message_at
+            twin.last_preview = conversation.last_preview
+        if ConversationStatus.OPEN in (twin.status, conversation.status):
+            twin.status = ConversationStatus.OPEN
+        twin.assignee_id = twin.assignee_id or conversation.assignee_id
+        twin.team_id = twin.team_id or conversation.team_id
+        twin.save()
+        conversation.delete()
+        merged += 1
+    return merged
+
+
+@transaction.atomic
+def contact_merge(*, source: Contact, target: Contact, actor=None) -> Contact:
+    """Merge the duplicate `source` into `target` (staff, on the contact card) and delete it.
+
+    History follows the person: every row pointing at the source — identities, consents,
+    timeline, conversations, messages, bookings, payments, invoices, verification codes, and
+    whatever later apps add (the relations are walked, not listed) — moves to the target. Two
+    conversations on the same channel and address become one. Fields the target lacks (phone,
+    e-mail, address, last name, user account) are taken from the source; notes are appended.
+    Both contacts having a user account is an error (two people log in: not a duplicate to
+    merge blindly). One transaction: a failure leaves both contacts as they were."""
+    if source.pk == target.pk:
+        raise ValidationError({"source": [_("A contact cannot be merged into itself.")]})
+    # Lock both rows (in id order: two merges of the same pair can't deadlock) and work on
+    # fresh copies.
+    locked = {
+        c.pk: c
+        for c in Contact.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("pk")
+    }
+    if len(locked) != 2:
+        raise ValidationError({"source": [_("This contact no longer exists.")]})
+    source, target = locked[source.pk], locked[target.pk]
+    if source.organisation_id != target.organisation_id:
+        raise ValidationError(
+            {"source": [_("Only contacts of the same organisation can be merged.")]}
+        )
+    if source.user_id and target.user_id:
+        raise ValidationError(
+            {
+                "source": [
+                    _(
+                        "Both contacts have a user account; they can't be merged. Remove one "
+                        "account's link first."
+                    )
+                ]
+            }
+        )
+    source_name, source_public_id = str(source), str(source.public_id)
+    conversations_merged = _merge_conversations(source=source, target=target)
+    moved: dict[str, int] = {}
+    for rel in _reverse_relations(Contact):
+        count = _repoint(rel=rel, source=source, target=target)
+        if count:
+            key = rel.related_model._meta.label_lower
+            moved[key] = moved.get(key, 0) + count
+
+    # The fields the target lacks. The unique phone/e-mail constraints need the source's
+    # values gone first, so the source is deleted before the target takes them.
+    filled = []
+    takes = {
+        name: getattr(source, name)
+        for name in ("phone", "email", "last_name", "location_id", "user_id")
+        if getattr(source, name) and not getattr(target, name)
+    }
+    notes = (source.notes or "").strip()
+    source.delete()
+    for name, value in takes.items():
+        setattr(target, name, value)
+        filled.append(name.removesuffix("_id"))
+    if notes and notes not in (target.notes or ""):
+        target.notes = f"{target.notes.rstrip()}\n\n{notes}".strip() if target.notes else notes
+        filled.append("notes")
+    if filled:
+        target.save()
+    for kind, value in (("phone", takes.get("phone")), ("email", takes.get("email"))):
+        if value:
+            Identity.objects.get_or_create(
+                organisation_id=target.organisation_id,
+                kind=kind,
+                external_id=value,
+                defaults={"contact": target},
+            )
+    timeline_add(
+        contact=target,
+        kind="contact.merged",
+        summary=_("Merged %(source)s into this contact") % {"source": source_name},
+        data={
+            "source": source_public_id,
+            "source_name": source_name,
+            "moved": moved,
+            "conversations_merged": conversations_merged,
+            "filled": filled,
+        },
+        actor=actor,
+    )
+    return target
