@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
@@ -63,34 +62,38 @@ def message_context(booking, event: str) -> dict:
 
 def booking_changed(*, booking, event: str) -> None:
     """Queue the customer's message(s) for `event` ("created", "confirmed", "cancelled",
-    "rescheduled") in the caller's transaction."""
-    from slotwise.messaging.services import email_queue, sms_queue
+    "rescheduled") in the caller's transaction, through the notifications API: an e-mail when
+    the contact has an address (it carries the details and the link), and a short message on
+    the contact's preferred channel (SMS, WhatsApp, Telegram …, with the fallback chain) unless
+    they prefer e-mail."""
+    from slotwise.messaging.notify import chain_for, notify
 
     if event not in EVENTS:
         raise ValueError(f"Unknown booking event {event!r}")
     if event == "created" and booking.status == BookingStatus.HELD:
         return  # a hold waiting for payment: the message goes out when it is confirmed
     contact = booking.contact
-    wants_sms = bool(contact.phone) and (contact.preferred_channel == "sms" or not contact.email)
-    if not contact.email and not wants_sms:
-        return
     purpose = f"booking.{event}"
     language = contact.language or booking.organisation.default_language
     zone = ZoneInfo(booking.organisation.time_zone)
     with translation.override(language), timezone.override(zone):
         context = message_context(booking, event)
-        if contact.email:
-            email_queue(
-                to=contact.email,
-                subject=_subject(event, booking),
-                body=render_to_string("bookings/messages/email.txt", context),
-                purpose=purpose,
-                organisation=booking.organisation,
-            )
-        if wants_sms:
-            sms_queue(
-                to=contact.phone,
-                body=render_to_string("bookings/messages/sms.txt", context).strip(),
-                purpose=purpose,
-                organisation=booking.organisation,
-            )
+        subject = _subject(event, booking)
+    if contact.email:
+        notify(
+            contact=contact,
+            template="bookings/messages/email",
+            context=context,
+            purpose=purpose,
+            chain=["email"],
+            subject=subject,
+        )
+    if contact.preferred_channel != "email" or not contact.email:
+        short_chain = [medium for medium in chain_for(contact) if medium != "email"]
+        notify(
+            contact=contact,
+            template="bookings/messages/sms",
+            context=context,
+            purpose=purpose,
+            chain=short_chain,
+        )

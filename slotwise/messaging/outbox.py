@@ -207,9 +207,30 @@ def message_failed(*, message: Message, error: str, channel_broken: bool = False
 
 
 def _queue_fallback(message: Message) -> Message | None:
-    remaining = list(message.fallback or [])
+    """Queue the message again on the next channel of its fallback chain (notify()). Entries are
+    [channel config id or None for the system sender, address, medium]."""
+    from .services import email_queue, sms_queue
+
+    remaining = [list(entry) for entry in (message.fallback or [])]
+    templates = (message.data or {}).get("templates", {})
+    data = {k: v for k, v in (message.data or {}).items()} | {"fallback_of": str(message.public_id)}
     while remaining:
-        config_id, address = remaining.pop(0)
+        config_id, address, *rest = remaining.pop(0)
+        medium = rest[0] if rest else ""
+        if config_id is None:
+            queue = email_queue if medium == "email" else sms_queue
+            kwargs = {"subject": message.subject or message.purpose} if medium == "email" else {}
+            again = queue(
+                to=address,
+                body=message.body,
+                purpose=message.purpose,
+                organisation=message.organisation,
+                **kwargs,
+            )
+            Message.objects.filter(pk=again.pk).update(
+                contact=message.contact, fallback=remaining, data=data
+            )
+            return again
         config = ChannelConfig.objects.filter(
             pk=config_id, enabled=True, disabled_at__isnull=True
         ).first()
@@ -228,11 +249,11 @@ def _queue_fallback(message: Message) -> Message | None:
             body=message.body,
             subject=message.subject,
             purpose=message.purpose,
-            template=(message.data or {}).get("templates", {}).get(str(config_id)) or None,
+            template=templates.get(str(config_id)) or None,
+            buttons=(message.data or {}).get("buttons", ()),
             by_bot=message.by_bot,
             fallback=remaining,
-            data={k: v for k, v in (message.data or {}).items() if k != "templates"}
-            | {"fallback_of": str(message.public_id)},
+            data={k: v for k, v in data.items() if k != "buttons"},
         )
     return None
 

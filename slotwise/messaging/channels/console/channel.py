@@ -45,6 +45,8 @@ class ConsoleChannel(Channel):
         super().__init__(**kwargs)
         medium = self.setting("medium", "phone")
         self.medium = "phone" if medium == "sms" else medium
+        if self.medium == "whatsapp":
+            self.window_hours = 24  # behave like WhatsApp: templates outside the window
 
     def send(self, message: OutgoingMessage) -> SendResult:
         log.info(
