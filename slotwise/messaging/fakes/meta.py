@@ -428,6 +428,7 @@ class MetaFake:
                 self._record(record)
                 return self._control(method, path, record["json"])
             if path.startswith("/ig_messaging_cdn/"):
+                record["token"] = self._token(headers, params)  # none expected: a signed URL
                 self._record(record)
                 return self._cdn(params)
             token = self._token(headers, params)
