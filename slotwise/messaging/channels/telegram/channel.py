@@ -214,7 +214,11 @@ class TelegramChannel(Channel):
             help_text=gettext_lazy("Default 86400 (24 hours)."),
         ),
     )
-    max_media_bytes = MAX_DOWNLOAD
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # The pipeline drops items older than this attribute too: keep both checks in step.
+        self.max_event_age_seconds = self.max_age()  # type: ignore[misc]
 
     # --- configuration ---------------------------------------------------------------------
     @property
@@ -572,7 +576,9 @@ class TelegramChannel(Channel):
 
     # --- media -----------------------------------------------------------------------------
     def fetch_media(self, media: InboundMedia) -> FetchedMedia:
-        limit = min(self.max_media_bytes, MAX_DOWNLOAD)
+        from slotwise.messaging.media import max_bytes
+
+        limit = min(self.max_media_bytes, max_bytes(), MAX_DOWNLOAD)
         too_large = ChannelError(
             _("The file %(name)s is larger than %(limit)s MB.")
             % {"name": media.filename or media.ref, "limit": limit // (1024 * 1024)},

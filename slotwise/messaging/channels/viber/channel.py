@@ -221,6 +221,11 @@ class ViberChannel(Channel):
         ),
     )
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # The pipeline drops items older than this attribute too: keep both checks in step.
+        self.max_event_age_seconds = self.max_age()  # type: ignore[misc]
+
     # --- configuration ---------------------------------------------------------------------
     @property
     def api_url(self) -> str:
@@ -557,7 +562,9 @@ class ViberChannel(Channel):
     # --- media -----------------------------------------------------------------------------
     def fetch_media(self, media: InboundMedia) -> FetchedMedia:
         """Viber's media links are public (no token is sent with them) and live about an hour."""
-        limit = self.max_media_bytes
+        from slotwise.messaging.media import max_bytes
+
+        limit = min(self.max_media_bytes, max_bytes())
         too_large = ChannelError(
             _("The file %(name)s is larger than %(limit)s MB.")
             % {"name": media.filename or "—", "limit": limit // (1024 * 1024)},
