@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,6 +12,10 @@ class NavItem:
     label: str
     url_name: str
     permission: str | None = None  # a rules permission name checked without an object
+    #: dotted path of a function(user) -> int | None shown as a count next to the label (the
+    #: inbox's unread conversations; None hides the entry); its element id is `nav-badge-<key>`.
+    badge: str | None = None
+    key: str = ""
 
     def url(self) -> str | None:
         try:
@@ -26,9 +31,18 @@ ITEMS = [
     NavItem(_("My hours"), "scheduling:my_hours", "scheduling.edit_own_hours"),
     NavItem(_("Appointment types"), "scheduling:types", "scheduling.manage_types"),
     NavItem(_("Customers"), "customers:list", "customers.view_contacts"),
+    NavItem(
+        _("Inbox"),
+        "inbox:list",
+        "customers.view_contacts",  # every staff member (the inbox shows what they may see)
+        badge="slotwise.messaging.selectors.unread_conversations",
+        key="inbox",
+    ),
     NavItem(_("Staff"), "org:staff_list", "org.view_staff"),
     NavItem(_("My bookings"), "bookings:mine", "bookings.view_own"),
     NavItem(_("My invoices"), "payments:my_invoices", "payments.view_own_invoices"),
+    # Every customer with a contact (the same rule as "My bookings").
+    NavItem(_("Notifications"), "messaging:preferences", "bookings.view_own"),
     NavItem(_("Payments"), "payments:office_payments", "payments.manage_payments"),
     NavItem(_("Invoices"), "payments:office_invoices", "payments.manage_invoices"),
     NavItem(_("Reconciliation"), "payments:reconciliation", "payments.view_reconciliation"),
@@ -46,5 +60,10 @@ def menu_for(user) -> list[dict]:
             continue
         url = item.url()
         if url:
-            items.append({"label": item.label, "url": url})
+            entry = {"label": item.label, "url": url, "key": item.key}
+            if item.badge:
+                entry["badge"] = import_string(item.badge)(user)
+                if entry["badge"] is None:
+                    continue
+            items.append(entry)
     return items
