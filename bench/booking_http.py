@@ -274,12 +274,12 @@ def cleanup(data: dict | None) -> None:
     org = data["org"]
     message_ids: list[int] = []
     with contextlib.suppress(Exception):
-        from slotwise.messaging.models import OutboundMessage
+        from slotwise.messaging.models import Message
 
-        fields = {f.name for f in OutboundMessage._meta.get_fields()}
+        fields = {f.name for f in Message._meta.get_fields()}
         if "organisation" in fields:
             message_ids = list(
-                OutboundMessage.objects.filter(organisation=org).values_list("pk", flat=True)
+                Message.objects.filter(organisation=org).values_list("pk", flat=True)
             )
     from slotwise.customers.models import Contact
     from slotwise.org.models import OrgUnit, Staff

@@ -59,9 +59,9 @@ def shop(demo):
 
 
 def _outbox_manage_link() -> str:
-    from slotwise.messaging.models import OutboundMessage
+    from slotwise.messaging.models import Message
 
-    message = OutboundMessage.objects.filter(channel="email").latest("created_at")
+    message = Message.objects.filter(channel="email").latest("created_at")
     return re.search(r"https?://\S+/bookings/manage/\S+/", message.body).group(0)
 
 
