@@ -83,11 +83,14 @@ def candidates(
         organisation_id=contact.organisation_id, enabled=True, disabled_at__isnull=True
     ).exclude(kind__in=NOT_FOR_NOTIFICATIONS):
         configs.setdefault(config.medium, []).append(config)
-    identities = {}
-    for kind, external_id in contact.identities.values_list("kind", "external_id"):
-        identities.setdefault(kind, external_id)
+    chain = chain or chain_for(contact)
+    identities: dict[str, str] = {}
+    if any(medium in configs for medium in chain if medium not in ("phone", "email")):
+        # Messenger addresses are identities: read them only when a messenger could be used.
+        for kind, external_id in contact.identities.values_list("kind", "external_id"):
+            identities.setdefault(kind, external_id)
     found = []
-    for medium in chain or chain_for(contact):
+    for medium in chain:
         address = _address(contact, medium, identities)
         if not address:
             continue
