@@ -326,6 +326,11 @@ class WhatsAppChannel(Channel):
         """``GET /{media_id}`` → a short-lived URL, then GET that URL with the same token
         (developers.facebook.com/docs/whatsapp/cloud-api/reference/media#download-media). The
         declared size is checked before the download and the sha256 after it."""
+        if not media.ref.isdigit():  # media ids are numbers; never let a ref pick a path
+            raise ChannelError(
+                gettext("WhatsApp: %(ref)s is not a media id.") % {"ref": media.ref[:40]},
+                permanent=True,
+            )
         token = self.secret("access_token")
         info = self._call(
             "GET", media.ref, params={"phone_number_id": self.setting("phone_number_id")}

@@ -510,9 +510,11 @@ def test_fetch_media_checks_the_hash(meta, whatsapp):
 
 
 def test_fetch_unknown_media_is_permanent(meta, whatsapp):
-    with pytest.raises(ChannelError) as error:
-        whatsapp.fetch_media(InboundMedia(ref="123456789"))
-    assert error.value.permanent
+    for ref in ("123456789", "me/messages?x=", "../v1.0/123"):
+        with pytest.raises(ChannelError) as error:
+            whatsapp.fetch_media(InboundMedia(ref=ref))
+        assert error.value.permanent
+    assert len(meta.requests) == 1  # only the numeric id was asked for
 
 
 # --- webhook registration ---------------------------------------------------------------------
@@ -562,3 +564,15 @@ def test_configure_webhook_without_waba_is_a_no_op(meta):
     settings = {k: v for k, v in meta.whatsapp_settings().items() if k != "waba_id"}
     WhatsAppChannel(settings=settings).configure_webhook("http://127.0.0.1:9/x/")
     assert meta.requests == []
+
+
+def test_no_idempotency_at_meta_and_the_fake_is_thread_safe(meta, whatsapp):
+    """The Cloud API takes no idempotency key: the same message sent again is a new message
+    (documented on the channel). 24 sends from 8 threads are all recorded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    message = OutgoingMessage(to=TO, text="same", idempotency_key="same-key")
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda _: whatsapp.send(message).external_id, range(24)))
+    assert len(set(ids)) == 24
+    assert len(meta.whatsapp_sent) == 24 and len(sent(meta)) == 24
