@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "slotwise.scheduling",
     "slotwise.bookings",
     "slotwise.payments",
+    "slotwise.onboarding",
 ]
 
 MIDDLEWARE = [

@@ -27,6 +27,7 @@ urlpatterns = [
     path("messaging/", include("slotwise.messaging.urls")),
     path("inbox/", include("slotwise.messaging.inbox_urls")),
     path("chat/", include("slotwise.messaging.chat_urls")),
+    path("onboarding/", include("slotwise.onboarding.urls")),
 ]
 
 if settings.DEBUG:

@@ -46,6 +46,7 @@ ITEMS = [
     NavItem(_("Payments"), "payments:office_payments", "payments.manage_payments"),
     NavItem(_("Invoices"), "payments:office_invoices", "payments.manage_invoices"),
     NavItem(_("Reconciliation"), "payments:reconciliation", "payments.view_reconciliation"),
+    NavItem(_("Applications"), "onboarding:list", "onboarding.view_applications"),
     NavItem(_("Payment methods"), "payments:providers", "payments.manage_providers"),
     NavItem(_("Administration"), "admin:index", "org.use_admin"),
 ]
