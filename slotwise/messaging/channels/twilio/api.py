@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -164,6 +165,21 @@ def form_pairs(body: bytes) -> list[tuple[str, str]]:
 
 # --- the Messages API -------------------------------------------------------------------------
 
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> httpx.Client:
+    """One shared client from the outbound chokepoint for every Twilio call of this process:
+    building a client builds a TLS context (tens of milliseconds), and a kept-alive connection
+    to Twilio saves a handshake per message. httpx clients are thread-safe."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = http.client()
+    return _client
+
 
 def messages_url(api_url: str, account_sid: str) -> str:
     return (
@@ -229,13 +245,12 @@ def create_message(
     if idempotency_key:
         headers["I-Twilio-Idempotency-Token"] = idempotency_key
     try:
-        with http.client() as client:
-            response = client.post(
-                messages_url(credentials.api_url, credentials.account_sid),
-                data=_form_dict(form),
-                auth=(credentials.account_sid, credentials.auth_token),
-                headers=headers,
-            )
+        response = client().post(
+            messages_url(credentials.api_url, credentials.account_sid),
+            data=_form_dict(form),
+            auth=(credentials.account_sid, credentials.auth_token),
+            headers=headers,
+        )
     except httpx.TimeoutException as exc:
         raise TwilioApiError(f"Twilio timed out: {exc}", kind="transient") from exc
     except httpx.HTTPError as exc:
@@ -284,27 +299,26 @@ def download(url: str, *, credentials: Credentials | None, max_bytes: int) -> Do
     if credentials is not None and same_origin(url, credentials.api_url):
         auth = (credentials.account_sid, credentials.auth_token)
     try:
-        with http.client(follow_redirects=True) as client:
-            with client.stream("GET", url, auth=auth) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise_for_response(response, "Twilio media")
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise TooLarge(declared)
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooLarge(str(size))
-                    chunks.append(chunk)
-                content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-                return Download(
-                    content=b"".join(chunks),
-                    content_type=content_type,
-                    filename=_filename(response),
-                )
+        with client().stream("GET", url, auth=auth, follow_redirects=True) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise_for_response(response, "Twilio media")
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(declared)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(str(size))
+                chunks.append(chunk)
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+            return Download(
+                content=b"".join(chunks),
+                content_type=content_type,
+                filename=_filename(response),
+            )
     except httpx.TimeoutException as exc:
         raise TwilioApiError(f"Twilio media timed out: {exc}", kind="transient") from exc
     except httpx.HTTPError as exc:
