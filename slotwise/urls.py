@@ -28,6 +28,7 @@ urlpatterns = [
     path("inbox/", include("slotwise.messaging.inbox_urls")),
     path("chat/", include("slotwise.messaging.chat_urls")),
     path("onboarding/", include("slotwise.onboarding.urls")),
+    path("channels/", include("slotwise.messaging.settings_urls")),
 ]
 
 if settings.DEBUG:

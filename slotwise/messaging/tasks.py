@@ -30,3 +30,12 @@ def fetch_attachment(attachment_id: int) -> str:
             attachment_id
         )
         return "retry"
+
+
+@task(queue_name="messages")
+def channel_configure_webhook(config_id: int) -> str:
+    """Tell the provider a channel's webhook address (Telegram setWebhook, Viber set_webhook)
+    and record the outcome on the channel (the Channels page shows it)."""
+    from .channel_settings import channel_webhook_register
+
+    return channel_webhook_register(config_id=config_id)
