@@ -42,6 +42,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $@
 
+# The demo's console channels check simulated customers' messages (manage.py messaging_simulate)
+# with this secret: a demo value, never one for a real installation.
+demo: export CONSOLE_CHANNEL_SECRET ?= demo-console-secret
 demo: install browsers
 	@mkdir -p var
 	DEBUG=1 $(PY) manage.py migrate --noinput

@@ -48,6 +48,7 @@ ITEMS = [
     NavItem(_("Reconciliation"), "payments:reconciliation", "payments.view_reconciliation"),
     NavItem(_("Applications"), "onboarding:list", "onboarding.view_applications"),
     NavItem(_("Payment methods"), "payments:providers", "payments.manage_providers"),
+    NavItem(_("Channels"), "channel_settings:list", "messaging.manage_channels"),
     NavItem(_("Administration"), "admin:index", "org.use_admin"),
 ]
 
