@@ -5,6 +5,8 @@ from . import views
 app_name = "bookings"
 urlpatterns = [
     path("mine/", views.mine, name="mine"),
+    path("<uuid:public_id>/", views.staff_detail, name="detail"),
+    path("<uuid:public_id>/message/", views.message_customer, name="message_customer"),
     path("confirmation/<uuid:public_id>/", views.confirmation, name="confirmation"),
     path("confirmation/<uuid:public_id>/calendar.ics", views.calendar_file, name="calendar"),
     path("pay/<uuid:public_id>/", views.booking_pay, name="pay"),

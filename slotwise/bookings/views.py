@@ -1003,3 +1003,52 @@ def mine(request):
             (upcoming if booking.end > now and booking.is_active else past).append(row)
     upcoming.sort(key=lambda r: r["booking"].start)
     return render(request, "bookings/mine.html", {"upcoming": upcoming, "past": past})
+
+
+# --- the booking for staff ---------------------------------------------------------------------
+
+
+def _staff_booking_or_404(request, public_id) -> Booking:
+    """A booking the staff member may see (`selectors.bookings_for`); 404 for anything else."""
+    from .selectors import booking_by_public_id
+
+    if staff_of(request.user) is None:
+        raise Http404
+    booking = booking_by_public_id(request.user, public_id)
+    if booking is None:
+        raise Http404
+    return booking
+
+
+@login_required
+@require_GET
+def staff_detail(request, public_id):
+    """One booking for staff: what, when, who, and the way to talk with the customer."""
+    booking = _staff_booking_or_404(request, public_id)
+    contact_url = ""
+    if request.user.has_perm("customers.view_contact_card", booking.contact):
+        contact_url = reverse("customers:contact", args=[booking.contact.public_id])
+    with timezone.override(org_zone(booking.organisation)):
+        return render(
+            request,
+            "bookings/staff_detail.html",
+            {
+                "booking": booking,
+                "organisation": booking.organisation,
+                "facts": _booking_facts(booking),
+                "contact_url": contact_url,
+            },
+        )
+
+
+@login_required
+@require_POST
+def message_customer(request, public_id):
+    """ "Message the customer" (S0.5): open the conversation with the booking's customer (their
+    preferred channel if the organisation has it, else the in-app chat), assigned to the
+    booking's staff member, and go to it in the inbox."""
+    from slotwise.messaging.chat import conversation_open_for_booking, inbox_url
+
+    booking = _staff_booking_or_404(request, public_id)
+    conversation = conversation_open_for_booking(booking=booking, actor=request.user)
+    return redirect(inbox_url(conversation))

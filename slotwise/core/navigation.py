@@ -41,6 +41,8 @@ ITEMS = [
     NavItem(_("Staff"), "org:staff_list", "org.view_staff"),
     NavItem(_("My bookings"), "bookings:mine", "bookings.view_own"),
     NavItem(_("My invoices"), "payments:my_invoices", "payments.view_own_invoices"),
+    NavItem(_("Messages"), "chat:messages", "messaging.chat_as_customer"),
+    NavItem(_("Chat with the office"), "chat:office", "messaging.chat_with_office"),
     # Every customer with a contact (the same rule as "My bookings").
     NavItem(_("Notifications"), "messaging:preferences", "bookings.view_own"),
     NavItem(_("Payments"), "payments:office_payments", "payments.manage_payments"),

@@ -213,7 +213,7 @@ def _has_history(model) -> bool:
     return getattr(model._meta, "simple_history_manager_attribute", None) is not None
 
 
-def _reverse_relations(model):
+def reverse_relations(model):
     """Every relation from another model pointing at `model` (hidden `related_name="+"` ones
     included, historical records excluded)."""
     for rel in model._meta.get_fields(include_hidden=True):
@@ -273,7 +273,7 @@ def _merge_conversations(*, source: Contact, target: Contact) -> int:
         twin = theirs.get((conversation.channel_id, conversation.address))
         if twin is None:
             continue
-        for rel in _reverse_relations(Conversation):
+        for rel in reverse_relations(Conversation):
             _repoint(rel=rel, source=conversation, target=twin)
         twin = Conversation.objects.select_for_update().get(pk=twin.pk)
         twin.unread_count += conversation.unread_count
@@ -338,7 +338,7 @@ def contact_merge(*, source: Contact, target: Contact, actor=None) -> Contact:
     source_name, source_public_id = str(source), str(source.public_id)
     conversations_merged = _merge_conversations(source=source, target=target)
     moved: dict[str, int] = {}
-    for rel in _reverse_relations(Contact):
+    for rel in reverse_relations(Contact):
         count = _repoint(rel=rel, source=source, target=target)
         if count:
             key = rel.related_model._meta.label_lower
@@ -384,3 +384,132 @@ def contact_merge(*, source: Contact, target: Contact, actor=None) -> Contact:
         actor=actor,
     )
     return target
+
+
+# --- phone calls logged by hand ------------------------------------------------------------------
+
+CALL_DIRECTIONS = ("inbound", "outbound")
+CALL_OUTCOMES = ("completed", "no-answer", "busy", "failed", "canceled")
+
+
+@transaction.atomic
+def call_log_record(
+    *,
+    contact: Contact,
+    actor,
+    direction: str,
+    outcome: str,
+    duration_s: int = 0,
+    notes: str = "",
+    number: str = "",
+):
+    """Log a phone call made or taken outside any telephony webhook (a desk phone, a mobile) on
+    the contact's timeline: a Message of kind "call" (direction in/out, status received, the
+    details in `data`, as a webhook's call entry) in the contact's phone conversation — on the
+    organisation's phone channel, created as "Phone" if it has none. `number`: the number
+    called (default: the contact's phone)."""
+    from slotwise.messaging import live
+    from slotwise.messaging.channels.phone.channel import call_summary
+    from slotwise.messaging.chat import channel_config_on_demand
+    from slotwise.messaging.inbound import conversation_for
+    from slotwise.messaging.models import Conversation, ConversationStatus, Message, MessageKind
+
+    errors: dict[str, list[str]] = {}
+    if direction not in CALL_DIRECTIONS:
+        errors["direction"] = [_("Say who called whom.")]
+    if outcome not in CALL_OUTCOMES:
+        errors["outcome"] = [_("Choose how the call went.")]
+    try:
+        duration_s = int(duration_s or 0)
+    except (TypeError, ValueError):
+        duration_s = -1
+    if duration_s < 0 or duration_s > 24 * 3600:
+        errors["duration_s"] = [_("Enter a duration between 0 and 24 hours.")]
+    elif duration_s and outcome != "completed":
+        errors["duration_s"] = [_("Only an answered call has a duration; leave it empty.")]
+    notes = (notes or "").strip()
+    if len(notes) > 4000:
+        errors["notes"] = [_("Keep the notes under 4000 characters.")]
+    number = (number or contact.phone or "").strip()
+    if not number:
+        errors["number"] = [_("The contact has no phone number; enter the number called.")]
+    else:
+        try:
+            number = to_e164(number, contact.organisation.country)
+        except ValidationError as exc:
+            errors["number"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+
+    config = channel_config_on_demand(
+        organisation_id=contact.organisation_id, kind="phone", name=_("Phone")
+    )
+    conversation = conversation_for(contact=contact, config=config, address=number)
+    summary = call_summary(direction=direction, status=outcome, duration_s=duration_s or None)
+    now = timezone.now()
+    message = Message.objects.create(
+        organisation_id=contact.organisation_id,
+        conversation=conversation,
+        contact=contact,
+        channel_config=config,
+        direction=Message.Direction.IN if direction == "inbound" else Message.Direction.OUT,
+        kind=MessageKind.CALL,
+        channel="phone",
+        provider=config.kind,
+        to=number,
+        body=f"{summary}\n\n{notes}" if notes else summary,
+        data={
+            "direction": direction,
+            "status": outcome,
+            "duration_s": duration_s,
+            "notes": notes,
+            "logged_by_hand": True,
+            "occurred_at": now.isoformat(),
+        },
+        author=actor if getattr(actor, "is_authenticated", False) else None,
+        status=Message.Status.RECEIVED,
+    )
+    # A call is part of the conversation's story but nothing anybody has to read or answer.
+    updates = {"last_message_at": now, "last_preview": summary[:200]}
+    if conversation.status != ConversationStatus.OPEN:
+        updates["status"] = ConversationStatus.OPEN
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(conversation, name, value)
+    live.publish(conversation, message)
+    return message
+
+
+# --- staff who chat with the office --------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_for_staff(*, staff) -> Contact:
+    """The contact that stands for a staff member in the office chat (S2.11: technicians write
+    to their managers like customers do, and the managers answer from the same inbox). Linked
+    to the staff member's user and placed in their unit, so the managers of that unit (and
+    above) see the conversation. Created the first time; no phone or e-mail is copied (those
+    identify customers, and a staff member may also be a customer elsewhere)."""
+    user = staff.user
+    contact = Contact.objects.select_for_update().filter(user=user).first()
+    if contact is not None:
+        if contact.organisation_id != staff.organisation_id:
+            raise ValidationError(
+                {"user": [_("This account belongs to a contact of another organisation.")]}
+            )
+        return contact
+    contact = Contact.objects.create(
+        organisation_id=staff.organisation_id,
+        unit_id=staff.unit_id,
+        user=user,
+        first_name=(user.first_name or user.get_username())[:120],
+        last_name=(user.last_name or "")[:120],
+        language=staff.organisation.default_language,
+        notes=_("Staff member (office chat)."),
+    )
+    timeline_add(
+        contact=contact,
+        kind="contact.created",
+        summary=_("Contact created for the office chat of a staff member"),
+    )
+    return contact

@@ -1,7 +1,13 @@
 """In-app chat pages: customers with their manager (portal), technicians with the office."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import chat_views
 
 app_name = "chat"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", chat_views.customer_chat, name="messages"),
+    path("office/", chat_views.office_chat, name="office"),
+    path("thread/", chat_views.thread, name="thread"),
+]
