@@ -24,16 +24,17 @@ from .models import (
     RunState,
     pick_language,
 )
+from .rules import ONBOARDING_ROLES
 
 
 def applications_for(user) -> QuerySet[Application]:
     """The organisation's applications without a unit or of the user's unit and below (org
-    admins: all); nothing for people who aren't staff."""
+    admins: all), for onboarding staff (`rules.ONBOARDING_ROLES`); nothing for anyone else."""
     qs = Application.objects.select_related("contact", "unit", "manager__user", "flow")
     if user.is_superuser:
         return qs
     staff = staff_of(user)
-    if staff is None:
+    if staff is None or not staff.has_role(*ONBOARDING_ROLES):
         return qs.none()
     qs = qs.filter(organisation_id=staff.organisation_id)
     if staff.has_role(Role.ORG_ADMIN):
