@@ -54,9 +54,9 @@ demo: install browsers
 	@echo "Starting the Swish fake, the worker and the web server on http://$(HOST):$(PORT) (Ctrl-C stops all)"
 	@export SWISH_CERT=$(SWISH_FAKE_DIR)/client.pem SWISH_KEY=$(SWISH_FAKE_DIR)/client-key.pem SWISH_CA=$(SWISH_FAKE_DIR)/ca.pem; \
 	  $(PY) -m slotwise.payments.fakes.swish --port $(SWISH_FAKE_PORT) --certs-dir $(SWISH_FAKE_DIR) --auto-pay 8 >/dev/null & SWISH=$$!; \
-	  DEBUG=1 $(PY) manage.py worker --queue-name '*' --interval 0.5 & WORKER=$$!; \
+	  DEBUG=1 $(PY) manage.py worker --queue-name '*' --interval 0.5 --no-messaging & WORKER=$$!; \
 	  trap "kill $$WORKER $$SWISH 2>/dev/null" EXIT INT TERM; \
-	  DEBUG=1 $(BIN)/uvicorn slotwise.asgi:application --host $(HOST) --port $(PORT) --workers 1
+	  DEBUG=1 MESSAGING_PUMP_IN_WEB=1 $(BIN)/uvicorn slotwise.asgi:application --host $(HOST) --port $(PORT) --workers 1
 
 # Debian packages: chromium for Playwright (its own browser download is not used), gettext.
 browsers:

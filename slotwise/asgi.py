@@ -1,5 +1,17 @@
 """The ASGI application (uvicorn / gunicorn with uvicorn workers).
 
+`application` routes by protocol (Channels' `ProtocolTypeRouter`):
+- "http" → `OneHopASGIHandler` (below): every page, the API and the webhooks;
+- "websocket" → the live pages' sockets (`slotwise.messaging.routing`), behind
+  `AllowedHostsOriginValidator` (a page of another site can't open one with our cookies) and
+  `AuthMiddlewareStack` (the session's user, as in a view);
+- "lifespan" → `Lifespan`: with `MESSAGING_PUMP_IN_WEB` on (the demo: `make demo`) it runs the
+  messaging pump — inbound events and the outbox, otherwise the worker's job — inside this
+  process. The demo has no Redis, so its channel layer lives in the web process's memory: live
+  events published by another process (the worker) would never reach a browser. The pump in the
+  web process publishes them where the sockets are. Production runs the pump in the workers
+  and shares Redis between all processes; there this setting stays off.
+
 Every view of the project is synchronous. Django's own ASGI handler runs a sync middleware chain
 "async": each `process_request` / `process_response` of each middleware hops to a worker thread
 and back (about 15 hops per request here), the `request_started` signal and the response's
@@ -23,6 +35,7 @@ runnable threads get less of the CPU).
 """
 
 import asyncio
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -35,6 +48,8 @@ from django.http import FileResponse
 from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slotwise.settings")
+
+logger = logging.getLogger("slotwise.asgi")
 
 
 class OneHopASGIHandler(ASGIHandler):
@@ -110,11 +125,118 @@ class OneHopASGIHandler(ASGIHandler):
         return response
 
 
-def get_application() -> OneHopASGIHandler:
+def _pump_pass() -> int:
+    """One pass of the messaging pump on the pump's own thread (its live events are sent on
+    the server's event loop: the thread runs under `sync_to_async`)."""
+    from django.db import close_old_connections, connection
+
+    from slotwise.messaging.pump import pump_once
+
+    try:
+        return pump_once()
+    except Exception:  # the database may be restarting: wait and go on
+        logger.exception("messaging pump pass failed")
+        connection.close()
+        return 0
+    finally:
+        close_old_connections()
+
+
+def _close_connection() -> None:
+    from django.db import connection
+
+    connection.close()
+
+
+class MessagingPumpInWeb:
+    """The messaging pump as a task on the web server's event loop; each pass runs on one
+    dedicated thread. Started and stopped by `Lifespan`."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task | None = None
+        self._stop: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._stop = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slotwise-pump")
+        self._task = asyncio.create_task(self._run(), name="messaging-pump")
+        logger.info("messaging pump running in the web process")
+
+    async def _run(self) -> None:
+        from django.conf import settings
+
+        idle = getattr(settings, "MESSAGING_PUMP_IDLE_SECONDS", 0.2)
+        one_pass = sync_to_async(_pump_pass, thread_sensitive=False, executor=self._executor)
+        while not self._stop.is_set():
+            if not await one_pass():
+                try:
+                    await asyncio.wait_for(self._stop.wait(), idle)
+                except TimeoutError:
+                    pass
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, 30)
+        except TimeoutError:
+            self._task.cancel()
+        # The pump thread's own connection (looked up on that thread).
+        await sync_to_async(_close_connection, thread_sensitive=False, executor=self._executor)()
+        self._executor.shutdown(wait=False)
+        self._task = None
+
+
+class Lifespan:
+    """ASGI lifespan: starts the in-web messaging pump when `MESSAGING_PUMP_IN_WEB` is on."""
+
+    def __init__(self) -> None:
+        self.pump = MessagingPumpInWeb()
+
+    async def __call__(self, scope, receive, send):
+        from django.conf import settings
+
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if getattr(settings, "MESSAGING_PUMP_IN_WEB", False):
+                        await self.pump.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.pump.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def get_application():
     import django
 
     django.setup(set_prefix=False)
-    return OneHopASGIHandler(threads=int(os.environ.get("WEB_THREADS", "16")))
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.security.websocket import AllowedHostsOriginValidator
+
+    from slotwise.messaging.routing import websocket_urlpatterns
+
+    return ProtocolTypeRouter(
+        {
+            "http": OneHopASGIHandler(threads=int(os.environ.get("WEB_THREADS", "16"))),
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+            "lifespan": Lifespan(),
+        }
+    )
 
 
 application = get_application()

@@ -176,6 +176,11 @@ else:
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The messaging pump (inbound events, the outbox) runs in the workers, which publish live
+# updates through Redis. `make demo` runs it in the web process instead (MESSAGING_PUMP_IN_WEB=1,
+# `worker --no-messaging`): without Redis the channel layer is that process's memory, and only
+# events published there reach the browsers (slotwise/asgi.py, docs/architecture.md).
+MESSAGING_PUMP_IN_WEB = env.bool("MESSAGING_PUMP_IN_WEB", default=False)
 
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {

@@ -73,6 +73,16 @@ def _refresh(target: Conversation, source: Conversation, fields: Iterable[str]) 
         setattr(target, name, getattr(source, name))
 
 
+def _publish(conversation: Conversation, message: Message | None = None) -> None:
+    """`live.publish`, with the assignee in the inbox event: an open inbox of someone outside
+    the conversation's units learns at once that it was just assigned to them (or away)."""
+    events = live._events(conversation, message)
+    for _group, event in events:
+        if event.get("type") == "inbox.changed":
+            event["assignee"] = conversation.assignee_id
+    transaction.on_commit(lambda: live._send(events))
+
+
 def _system_note(
     conversation: Conversation, *, actor, event: str, body: str, data: dict | None = None
 ) -> Message:
@@ -280,7 +290,7 @@ def conversation_assign(
         },
         actor=actor,
     )
-    live.publish(current)
+    _publish(current)
     return conversation
 
 
@@ -329,7 +339,7 @@ def conversation_take_over(*, conversation: Conversation, actor) -> Conversation
     )
     for hook in takeover_hooks:
         hook(current, actor)
-    live.publish(current, note)
+    _publish(current, note)
     return conversation
 
 
@@ -358,7 +368,7 @@ def conversation_hand_back(*, conversation: Conversation, actor) -> Conversation
         data={"conversation": str(current.public_id)},
         actor=actor,
     )
-    live.publish(current, note)
+    _publish(current, note)
     return conversation
 
 
@@ -401,7 +411,7 @@ def conversation_close(*, conversation: Conversation, actor) -> Conversation:
         data={"conversation": str(current.public_id)},
         actor=actor,
     )
-    live.publish(current)
+    _publish(current)
     return conversation
 
 
@@ -422,7 +432,7 @@ def conversation_reopen(*, conversation: Conversation, actor) -> Conversation:
         data={"conversation": str(current.public_id)},
         actor=actor,
     )
-    live.publish(current)
+    _publish(current)
     return conversation
 
 
