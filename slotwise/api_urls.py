@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from slotwise.bookings import api as bookings_api
+from slotwise.messaging import api as messaging_api
 from slotwise.payments import api as payments_api
 from slotwise.scheduling import api as scheduling_api
 
@@ -75,5 +76,31 @@ urlpatterns = [
         "invoices/<uuid:public_id>/pdf/",
         payments_api.InvoicePdfView.as_view(),
         name="api_invoice_pdf",
+    ),
+    path(
+        "conversations/",
+        messaging_api.ConversationListView.as_view(),
+        name="api_conversations",
+    ),
+    path(
+        "conversations/<uuid:public_id>/",
+        messaging_api.ConversationDetailView.as_view(),
+        name="api_conversation",
+    ),
+    path(
+        "conversations/<uuid:public_id>/messages/",
+        messaging_api.ConversationMessagesView.as_view(),
+        name="api_conversation_messages",
+    ),
+    path("chat/", messaging_api.ChatView.as_view(), name="api_chat"),
+    path(
+        "chat/messages/",
+        messaging_api.ChatMessageCreateView.as_view(),
+        name="api_chat_messages",
+    ),
+    path(
+        "contacts/<uuid:public_id>/timeline/",
+        messaging_api.ContactTimelineView.as_view(),
+        name="api_contact_timeline",
     ),
 ]

@@ -497,3 +497,62 @@ def test_payments_and_invoices_never_cross_orgs_or_siblings(money_world):
     for key in ("c_root", "c1", "c2", "c_b"):
         assert not customer.has_perm("payments.see_invoice", w[f"i_{key}_issued"]), key
         assert not customer.has_perm("payments.manage_payment", w[f"p_{key}"]), key
+
+
+# --- contact card, conversations and timelines (messaging API) ---------------------------------
+
+
+@pytest.fixture
+def chat_world(world):
+    from slotwise.messaging.chat import chat_message_post
+
+    w = world
+    for key in ("c_root", "c1", "c_sub", "c2", "c_b", "c_own"):
+        w[f"conv_{key}"] = chat_message_post(contact=w[key], author=None, body=key).conversation
+    return w
+
+
+CARD_SEEN_BY = {
+    "admin_a": ("c_root", "c1", "c_sub", "c2", "c_own"),
+    "mgr1": ("c_root", "c1", "c_sub", "c_own"),
+    "mgr2": ("c_root", "c2"),
+    "tech_sub": ("c_root", "c_sub"),
+    "mgr_b": ("c_b",),
+}
+CONTACT_KEYS = ("c_root", "c1", "c_sub", "c2", "c_b", "c_own")
+
+
+@pytest.mark.parametrize("who", sorted(CARD_SEEN_BY))
+def test_contact_card_and_timeline_never_cross_orgs_or_siblings(chat_world, client, who):
+    w = chat_world
+    client.force_login(w[who].user)
+    for key in CONTACT_KEYS:
+        visible = key in CARD_SEEN_BY[who]
+        public_id = w[key].public_id
+        assert client.get(f"/customers/{public_id}/").status_code == (200 if visible else 404), (
+            who,
+            key,
+        )
+        timeline = client.get(f"/api/contacts/{public_id}/timeline/")
+        assert timeline.status_code == (200 if visible else 404), (who, key)
+
+
+def test_contact_card_and_timeline_closed_to_the_customer(chat_world, client):
+    w = chat_world
+    client.force_login(w["customer"])
+    for key in CONTACT_KEYS:  # their own card too: it holds staff notes
+        assert client.get(f"/customers/{w[key].public_id}/").status_code == 404, key
+        assert client.get(f"/api/contacts/{w[key].public_id}/timeline/").status_code == 404, key
+
+
+@pytest.mark.parametrize("who", [*sorted(CARD_SEEN_BY), "customer"])
+def test_api_conversations_never_cross_orgs_or_siblings(chat_world, client, who):
+    w = chat_world
+    user = w["customer"] if who == "customer" else w[who].user
+    expected = ("c_own",) if who == "customer" else CARD_SEEN_BY[who]
+    client.force_login(user)
+    listed = {row["id"] for row in client.get("/api/conversations/").json()["results"]}
+    assert listed == {str(w[f"conv_{key}"].public_id) for key in expected}
+    for key in CONTACT_KEYS:
+        url = f"/api/conversations/{w[f'conv_{key}'].public_id}/messages/"
+        assert client.get(url).status_code == (200 if key in expected else 404), (who, key)
