@@ -20,6 +20,8 @@ from slotwise.messaging.channels.email.smtp_receiver import (
 )
 from slotwise.messaging.models import ChannelConfig
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 class Command(BaseCommand):
     help = "Receive e-mail over SMTP for one e-mail channel and put it into the inbox."
@@ -45,10 +47,11 @@ class Command(BaseCommand):
             f"on {host}:{port}; Ctrl-C stops."
         )
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
         try:
             stop.wait()
         finally:
             controller.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self.stdout.write("SMTP receiver stopped.")

@@ -196,3 +196,52 @@ def test_channel_deliverer_stores_an_event(config):
     deliver = channel_deliverer(config)
     deliver(parse_mime(b"From: d@example.com\r\nMessage-ID: <d1@x>\r\n\r\nhi\r\n"))
     assert InboundEvent.objects.filter(channel=config, event_id="email:<d1@x>").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_smtp_receiver_command(config):
+    """`manage.py smtp_receiver` until SIGTERM: a mail sent meanwhile is in the inbox."""
+    import io
+    import os
+    import signal
+    import threading
+    import time
+
+    from django.core.management import call_command
+
+    port = free_port()
+    outcome = {}
+
+    def customer():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
+                    smtp.sendmail(
+                        "eve@example.com",
+                        ["hello@salon.example"],
+                        b"From: Eve <eve@example.com>\r\nMessage-ID: <cmd-1@example.com>\r\n"
+                        b"Subject: Hi\r\n\r\nHello from the command test\r\n",
+                    )
+                outcome["sent"] = True
+                break
+            except OSError:
+                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=customer, daemon=True).start()
+    out = io.StringIO()
+    call_command("smtp_receiver", port=port, channel=config.inbound_key, stdout=out)
+    assert outcome.get("sent")
+    assert "hello@salon.example" in out.getvalue()
+    assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
+    process_inbound()
+    assert Message.objects.get().body == "Hello from the command test"
+
+
+@pytest.mark.django_db
+def test_smtp_receiver_command_needs_an_email_channel():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError):
+        call_command("smtp_receiver", channel="no-such-key")
