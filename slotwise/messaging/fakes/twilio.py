@@ -209,6 +209,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, what: str, form: dict[str, str]) -> None:
         fake = self.server.fake
+        for key in ("From", "To"):
+            # `curl -d From=+4670…` sends the plus unencoded, which a form reads as a space.
+            value = form.get(key, "").strip()
+            if value[:1].isdigit():
+                form[key] = "+" + value
         if what == "sms" and fake.webhook_url:
             record = fake.send_inbound_sms(
                 fake.webhook_url, from_=form.get("From", "+46701234567"), body=form.get("Body", "")
@@ -638,7 +643,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"export TWILIO_FAKE_AUTH_TOKEN={fake.auth_token}", flush=True)
     print(f"channel settings: {json.dumps(fake.settings())}", flush=True)
     print(
-        f"a customer texts: curl -d From=+46701234567 -d Body=Hej {fake.url}/__fake__/sms",
+        f"a customer texts: curl --data-urlencode From=+46701234567 -d Body=Hej {fake.url}/__fake__/sms",
         flush=True,
     )
     try:
