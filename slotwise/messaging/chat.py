@@ -33,7 +33,7 @@ from .models import (
     MessageStatus,
 )
 
-MAX_BODY = 4000
+MAX_BODY = 4096  # as the inbox's replies (WhatsApp's text limit)
 MAX_FILES = 5
 
 #: channel kinds that carry no conversation with a customer (calls are logged, not sent)

@@ -107,7 +107,7 @@ def test_chat_message_with_a_file(world):
     ("kwargs", "field"),
     [
         ({"body": "   "}, "body"),
-        ({"body": "x" * 4001}, "body"),
+        ({"body": "x" * 4097}, "body"),
         ({"files": [("fake.png", "image/png", b"not an image")]}, "files"),
         ({"files": [("a.exe", "application/x-msdownload", b"MZ\x90\x00")]}, "files"),
     ],
