@@ -15,6 +15,7 @@ BENCHMARKS = {
     "booking_http": "bench.booking_http",
     "options": "bench.options",
     "payment_callbacks": "bench.payment_callbacks",
+    "onboarding": "bench.onboarding",
 }
 
 

@@ -30,6 +30,7 @@ rejected — at the end, not in the middle of other questions — and moves the 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -102,9 +103,11 @@ class Ctx:
     fallback: str
     muted: bool = False
     by_key: dict[str, FlowStep] = field(default_factory=dict)
+    data_before: str = ""
 
     def __post_init__(self) -> None:
         self.by_key = {s.key: s for s in self.steps}
+        self.data_before = _dump(self.application.data) if self.application else ""
 
     @property
     def flow(self) -> Flow:
@@ -583,12 +586,19 @@ def _ctx(run: FlowRun, conversation: Conversation, *, muted: bool = False) -> Ct
     return ctx
 
 
+def _dump(data) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
+
+
 def _save(ctx: Ctx) -> None:
     ctx.run.save()
-    if ctx.application is not None and ctx.application.pk:
-        Application.objects.filter(pk=ctx.application.pk).update(
-            data=ctx.application.data, updated_at=timezone.now()
-        )
+    application = ctx.application
+    if application is not None and application.pk:
+        if _dump(application.data) != ctx.data_before:
+            Application.objects.filter(pk=application.pk).update(
+                data=application.data, updated_at=timezone.now()
+            )
+            ctx.data_before = _dump(application.data)
 
 
 def _goto(ctx: Ctx, step: FlowStep | None) -> None:

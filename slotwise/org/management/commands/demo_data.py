@@ -20,6 +20,7 @@ from django.db import transaction
 
 from slotwise.customers.services import contact_create
 from slotwise.messaging.demo import messaging_demo
+from slotwise.onboarding.demo import onboarding_demo
 from slotwise.org.models import Organisation, Region, Skill, Staff
 from slotwise.org.roles import Role
 from slotwise.org.services import location_create, org_unit_create, region_save, staff_create
@@ -718,6 +719,7 @@ class Command(BaseCommand):
                 self._scheduling(existing)
                 self._payments(existing)
                 messaging_demo(existing)
+                onboarding_demo(existing)
                 self.stdout.write(f"{spec['name']} already exists: demo passwords refreshed")
             for username, roles in self._logins(spec):
                 logins.append((spec["name"], roles, username))
@@ -789,6 +791,7 @@ class Command(BaseCommand):
         self._contacts(spec, org, rng, password_hash)
         self._bookings(org, rng)
         messaging_demo(org)  # channels, conversations and canned replies (after the bookings)
+        onboarding_demo(org)  # the taxi fleet's driver-onboarding flow and applications
 
     def _contacts(self, spec: dict, org, rng: random.Random, password_hash: str) -> None:
         for suffix, first, last, phone, home in spec["customers"]:
