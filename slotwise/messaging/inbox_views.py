@@ -243,16 +243,17 @@ def _messages(conversation) -> tuple[list[Message], int]:
 
 
 def _live_context(request, conversation) -> dict:
-    messages, hidden = _messages(conversation)
-    conversation.badge_key, conversation.badge_label = channel_badge(conversation.channel)
+    # "thread", not "messages": that name belongs to Django's messages framework (base.html).
+    thread, hidden = _messages(conversation)
+    _decorate([conversation])
     return {
         "conversation": conversation,
         "contact": conversation.contact,
         "contact_url": contact_url(conversation.contact),
-        "messages": messages,
+        "thread": thread,
         "hidden_count": hidden,
         "pending_attachments": any(
-            a.status == AttachmentStatus.PENDING for m in messages for a in m.attachments.all()
+            a.status == AttachmentStatus.PENDING for m in thread for a in m.attachments.all()
         ),
         "window_closed": svc.window_closed(conversation),
         "nav_unread": unread_conversations(request.user),

@@ -109,6 +109,7 @@ def test_opening_marks_read_and_shows_the_thread(client, world):
     assert response.status_code == 200
     assert "Hello" in html and "We are on it" in html
     assert 'data-status="failed"' in html and "Blocked by the user" in html
+    assert '<ul class="messages"' not in html  # the thread is not taken for flash messages
     assert f"/customers/{conv.contact.public_id}/" in html  # the contact card
     assert f'data-live-socket="/ws/conversations/{conv.public_id}/"' in html
     conv.refresh_from_db()
