@@ -567,6 +567,8 @@ def application_take_over(*, application: Application, actor) -> Conversation:
             {"conversation": [_("The person has not written in any messenger yet.")]}
         )
     staff = staff_of(actor)
+    if not conversation.bot_active:
+        return conversation  # a person has it already: just go there
     try:
         from slotwise.messaging.conversations import conversation_take_over
     except ImportError:  # the inbox's service is not there: do what it does
