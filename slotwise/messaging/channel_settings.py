@@ -48,6 +48,9 @@ logger = logging.getLogger("slotwise.messaging.channel_settings")
 
 #: Created on demand by the feature that uses them (the in-app chat page), never by hand.
 ON_DEMAND_KINDS = {"chat"}
+#: Kinds that work without any setting (hand-logged phone calls); their settings only add the
+#: provider's webhook (Twilio Voice). With every setting empty nothing is "missing".
+WORKS_WITHOUT_SETTINGS = {"phone"}
 #: Where the channel's settings live, besides the fields: the webhook registration's outcome.
 REGISTRATION_KEY = "webhook_registration"
 #: Kinds whose `configure_webhook` only does something when this setting is filled.
@@ -87,7 +90,8 @@ HINTS = {
     ),
     "phone": gettext_lazy(
         "In the Twilio Console, Phone Numbers → your number → Voice: set “Call status changes” "
-        "to this address (HTTP POST). Finished calls then appear on the contact's timeline."
+        "to this address (HTTP POST). Finished calls then appear on the contact's timeline. "
+        "Calls logged by hand need none of these settings."
     ),
     "email": gettext_lazy(
         "For e-mail from customers: in Mailgun, Receiving → Create route, forward the mailbox to "
@@ -175,6 +179,10 @@ def channel_health(config: ChannelConfig) -> dict:
         logger.warning("channel %s: settings unreadable: %s", config.pk, exc)
         health["missing"] = [_("The settings can't be read: %(error)s") % {"error": exc}]
         return health
+    if config.kind in WORKS_WITHOUT_SETTINGS and not any(
+        str(settings.get(_field_key(f), "") or "").strip() for f in cls.settings_fields
+    ):
+        missing = []
     for name in missing:
         f = fields.get(name)
         label = f.label if f else name
@@ -376,6 +384,9 @@ def channel_config_save(
             _("%(keys)s can't be set here: use the field for it above.")
             % {"keys": ", ".join(clashes)}
         ]
+    unconfigured_ok = kind in WORKS_WITHOUT_SETTINGS and not any(
+        (values.get(_field_key(s)) or "").strip() for s in cls.settings_fields
+    )
     for setting in cls.settings_fields:
         key = _field_key(setting)
         value = (values.get(key) or "").strip()
@@ -384,7 +395,7 @@ def channel_config_save(
                 _("Enter the name of an environment variable.")
             )
             continue
-        if not enabled:
+        if not enabled or unconfigured_ok:
             continue
         if setting.required and not value:
             errors.setdefault(f"s_{key}", []).append(_("Required while the channel is enabled."))
