@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from slotwise.bookings import api as bookings_api
 from slotwise.messaging import api as messaging_api
+from slotwise.onboarding import api as onboarding_api
 from slotwise.payments import api as payments_api
 from slotwise.scheduling import api as scheduling_api
 
@@ -102,5 +103,21 @@ urlpatterns = [
         "contacts/<uuid:public_id>/timeline/",
         messaging_api.ContactTimelineView.as_view(),
         name="api_contact_timeline",
+    ),
+    path("applications/", onboarding_api.ApplicationListView.as_view(), name="api_applications"),
+    path(
+        "applications/<uuid:public_id>/",
+        onboarding_api.ApplicationDetailView.as_view(),
+        name="api_application",
+    ),
+    path(
+        "applications/<uuid:public_id>/approve/",
+        onboarding_api.ApplicationApproveView.as_view(),
+        name="api_application_approve",
+    ),
+    path(
+        "applications/<uuid:public_id>/reject/",
+        onboarding_api.ApplicationRejectView.as_view(),
+        name="api_application_reject",
     ),
 ]

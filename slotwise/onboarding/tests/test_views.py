@@ -275,3 +275,63 @@ def test_flow_is_edited_in_the_admin(client, world, flow):
     ]
     empty = StepForm(instance=step, data={"position": 1, "key": "car", "kind": "ask_choice"})
     assert not empty.is_valid() and "choice_values" in empty.errors
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+def test_api_create_list_detail_and_decide(client, world):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=world["mgr1"])
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    bad = client.post("/api/applications/", {"first_name": "Azamat", "phone": "12"}, **auth)
+    assert bad.status_code == 400 and "phone" in bad.json()
+    made = client.post(
+        "/api/applications/",
+        {"first_name": "Azamat", "last_name": "Rakhimov", "phone": "+79160000150"},
+        content_type="application/json",
+        **auth,
+    )
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["status"] == "contacted" and body["source"] == "api"
+    assert body["data"]["full_name"] == "Azamat Rakhimov"
+    listed = client.get("/api/applications/", **auth).json()
+    ids = {item["public_id"] for item in listed["results"]}
+    assert body["public_id"] in ids and str(world["a1"].public_id) in ids
+    assert str(world["a2"].public_id) not in ids and str(world["a_b"].public_id) not in ids
+    assert client.get(f"/api/applications/{world['a2'].public_id}/", **auth).status_code == 404
+    detail = client.get(f"/api/applications/{body['public_id']}/", **auth).json()
+    assert [c["to_status"] for c in detail["changes"]] == ["new", "contacted"]
+    rejected = client.post(
+        f"/api/applications/{body['public_id']}/reject/",
+        {"reason": ""},
+        content_type="application/json",
+        **auth,
+    )
+    assert rejected.status_code == 400 and "reason" in rejected.json()
+    approved = client.post(f"/api/applications/{body['public_id']}/approve/", **auth)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    again = client.post(f"/api/applications/{body['public_id']}/approve/", **auth)
+    assert again.status_code == 400
+    tech = Token.objects.create(user=world["tech1"])
+    assert (
+        client.get("/api/applications/", HTTP_AUTHORIZATION=f"Token {tech.key}").status_code == 403
+    )
+
+
+def test_admin_lists_only_visible_applications(client, world):
+    world["mgr2"].is_staff = True
+    world["mgr2"].save(update_fields=["is_staff"])
+    client.force_login(world["mgr2"])
+    page = client.get("/admin/onboarding/application/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    link = "/admin/onboarding/application/{}/change/"
+    assert link.format(world["a2"].pk) in text and link.format(world["a_org"].pk) in text
+    assert link.format(world["a1"].pk) not in text and link.format(world["a_b"].pk) not in text
+    assert client.get(f"/admin/onboarding/application/{world['a1'].pk}/change/").status_code in (
+        302,
+        404,
+    )
