@@ -515,11 +515,11 @@ def _link_start(
     in this conversation; a messenger that is not yet the application's contact must type the
     code first."""
     language, fallback = _languages(application.contact, conversation)
+    stranger = conversation.contact_id != application.contact_id
     if application.is_closed:
-        if not muted:
+        if not muted and not stranger:
             _queue(conversation, status_text(application, language, fallback))
         return
-    stranger = conversation.contact_id != application.contact_id
     own = _latest_run(application, open_only=True)
     if own is not None and own.conversation_id != conversation.pk:
         _close_other_runs(conversation, keep=own)
@@ -1138,7 +1138,16 @@ def _answer_code(ctx: Ctx, step: FlowStep, message: Message) -> None:
         return
     result = code_check(contact=application.contact, text=message.body)
     if result.ok:
-        _code_accepted(ctx, result.code)
+        try:
+            with transaction.atomic():
+                _code_accepted(ctx, result.code)
+        except ValidationError as exc:  # e.g. both contacts have a login: a person decides
+            logger.warning("application %s: messenger not linked: %s", application.pk, exc)
+            ctx.application = ctx.run.application = application  # as before the rollback
+            application.refresh_from_db()
+            _say(ctx, _t(ctx, gettext_lazy("Thank you! A manager will finish this step.")))
+            _hand_over(ctx)
+            return
         return_to = ctx.run.data.pop("return_to", "")
         nxt = ctx.by_key.get(return_to) if return_to else _following(ctx, step)
         _goto(ctx, nxt)

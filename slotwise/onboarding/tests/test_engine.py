@@ -421,3 +421,22 @@ def test_link_tokens_are_signed(org, flow, consoles):
     assert application_id_from_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     assert application_id_from_token("1_abc") is None
     assert application_id_from_token("") is None
+
+
+def test_a_link_that_cannot_be_merged_goes_to_a_person(org, flow, consoles, manager):
+    """Both the application's contact and the messenger's contact have a login: the merge
+    refuses, nothing half-done stays, and a manager takes it from there."""
+    from slotwise.tests_factories import UserFactory
+
+    application = _create(org)
+    Contact.objects.filter(pk=application.contact_id).update(user=UserFactory())
+    services.application_send_link(application=application, actor=manager)
+    pump()
+    viber = Driver(consoles["viber"], "vb-x")
+    viber.says(data={"event": "conversation_started", "context": link_token(application)})
+    Contact.objects.filter(identities__external_id="vb-x").update(user=UserFactory())
+    viber.says(last_code(PHONE))
+    assert "manager will finish" in viber.last()
+    assert Contact.objects.count() == 2
+    assert _fresh(application).status == ApplicationStatus.CODE_SENT
+    assert not Conversation.objects.get(channel=consoles["viber"]).bot_active
