@@ -63,6 +63,15 @@ class ConsoleChannel(Channel):
     def sign(body: bytes, secret: str) -> str:
         return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
+    def _phone_of(self, sender: str) -> str:
+        """The sender's phone number where the medium vouches for it: an SMS comes from its
+        number, a WhatsApp id IS the number without "+" (as the real channel does)."""
+        if self.medium == "phone":
+            return sender
+        if self.medium == "whatsapp" and sender.isdigit():
+            return f"+{sender}"
+        return ""
+
     def parse_inbound(self, request: InboundRequest) -> InboundResult:
         secret = self.secret("secret")
         given = request.header("x-console-signature")
@@ -80,7 +89,7 @@ class ConsoleChannel(Channel):
                     sender=sender,
                     text=str(payload.get("text", ""))[:4096],
                     sender_name=str(payload.get("name", ""))[:120],
-                    sender_phone=sender if self.medium == "phone" else "",
+                    sender_phone=self._phone_of(sender),
                 ),
             )
         )
