@@ -6,6 +6,8 @@ application's changes and the bot's next messages (`outbox.message_queue`) commi
 at all. It never sends anything itself.
 
 One inbound message:
+0. Only messenger conversations (WhatsApp, Telegram, Viber, Instagram) have a bot: an SMS or
+   e-mail reply (say, to the code's SMS) goes to the inbox for a person.
 1. A conversation with an open run: if a person took it over (`bot_active` is off) the bot is
    silent. "status" (S1.8) is answered at any step. Otherwise the message answers the current
    step: valid → stored, the flow goes on; not valid → the step's error and the question again
@@ -137,6 +139,8 @@ def _on_inbound(message: Message) -> None:
         .select_for_update(of=("self",))
         .get(pk=message.conversation_id)
     )
+    if conversation.channel.medium not in MESSENGER_MEDIA:
+        return  # SMS, e-mail, calls, the in-app chat: people answer there, not the bot
     data = message.data or {}
     event = data.get("event", "")
     if event == "unsubscribed":
@@ -424,8 +428,6 @@ def _flow_for(conversation: Conversation, message: Message) -> Flow | None:
             words = {_normal(w) for w in flow.keywords.split(",") if w.strip()}
             if text in words and (flow.channel_id in (None, conversation.channel_id)):
                 return flow
-    if conversation.channel.medium not in MESSENGER_MEDIA:
-        return None
     # Events without words (Viber's "opened the chat") don't make a conversation old.
     earlier = (
         Message.objects.filter(conversation=conversation)

@@ -440,3 +440,13 @@ def test_a_link_that_cannot_be_merged_goes_to_a_person(org, flow, consoles, mana
     assert Contact.objects.count() == 2
     assert _fresh(application).status == ApplicationStatus.CODE_SENT
     assert not Conversation.objects.get(channel=consoles["viber"]).bot_active
+
+
+def test_an_sms_reply_goes_to_people_not_the_bot(org, flow, consoles):
+    application, driver = _whatsapp_to_code(org, consoles)
+    sms = Driver(consoles["sms"], PHONE, phone=PHONE)
+    sms.says(last_code(PHONE))  # answered the code's SMS by SMS
+    assert _fresh(application).status == ApplicationStatus.CODE_SENT
+    run = FlowRun.objects.get()
+    assert run.conversation.channel == consoles["whatsapp"] and run.step.key == "check_code"
+    assert Message.objects.filter(to=PHONE, direction="out").count() == 1  # only the code SMS
