@@ -13,6 +13,7 @@ conversation however many of its messages changed in a batch.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -41,7 +42,16 @@ def _send(events: list[tuple[str, dict]]) -> None:
             await layer.group_send(group, event)
 
     try:
-        async_to_sync(send_all)()
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None:
+            # Called from code running on an event loop's thread (a sync function called from
+            # async code): async_to_sync can't block here, so the sending is scheduled instead.
+            loop.create_task(send_all())
+        else:
+            async_to_sync(send_all)()
     except Exception:  # live updates are a convenience; the data is committed already
         logger.exception("live update not published")
 
