@@ -77,9 +77,10 @@ def own_contact(user) -> Contact | None:
 
 
 def contact_search(user, q: str, *, exclude=None) -> QuerySet[Contact]:
-    """Contacts the user may see matching every word of `q` in the name, phone or e-mail (the
-    contact list and the duplicate search of the merge flow)."""
-    qs = contacts_for(user)
+    """Customers the user may see matching every word of `q` in the name, phone or e-mail (the
+    contact list and the duplicate search of the merge flow). The contacts that stand for staff
+    members in the office chat are not customers and are left out."""
+    qs = contacts_for(user).filter(Q(user__isnull=True) | Q(user__staff__isnull=True))
     for term in (q or "").split()[:5]:
         digits = "".join(c for c in term if c.isdigit())
         match = (

@@ -156,8 +156,11 @@ def test_technician_contact_is_not_a_customer(world, client):
     response = client.get("/")
     assert response.status_code == 200
     assert "core/home_technician.html" in [t.name for t in response.templates]
-    # Their own bookings page and the customers' chat are not theirs.
+    # The customers' chat is not theirs, and they are no customer in the contact list.
     assert client.get("/chat/").status_code == 404
+    client.force_login(world["admin"].user)
+    page = client.get("/customers/").content.decode()
+    assert str(contact.public_id) not in page and "Cecilia" in page
 
 
 def test_technician_writes_to_the_office_and_the_units_managers_see_it(world, client):
