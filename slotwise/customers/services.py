@@ -265,13 +265,23 @@ def _merge_conversations(*, source: Contact, target: Contact) -> int:
     anything else pointing at them) move into the target's conversation, whose counters and
     last-message fields then cover both; the emptied conversation is deleted. Returns how many
     were merged (the others simply move with the generic walk)."""
-    from slotwise.messaging.models import Conversation, ConversationStatus
+    from slotwise.messaging.models import Conversation, ConversationStatus, Message
 
     merged = 0
     theirs = {(c.channel_id, c.address): c for c in Conversation.objects.filter(contact=target)}
-    for conversation in Conversation.objects.filter(contact=source).select_for_update():
-        twin = theirs.get((conversation.channel_id, conversation.address))
+    for conversation in (
+        Conversation.objects.filter(contact=source).select_related("channel").select_for_update()
+    ):
+        address = conversation.address
+        if conversation.channel.kind == "chat" and address == str(source.public_id):
+            # The in-app chat is addressed by the contact's public id: the source's chat is
+            # the target's chat from now on.
+            address = str(target.public_id)
+        twin = theirs.get((conversation.channel_id, address))
         if twin is None:
+            if address != conversation.address:
+                Conversation.objects.filter(pk=conversation.pk).update(address=address)
+                Message.objects.filter(conversation=conversation).update(to=address)
             continue
         for rel in reverse_relations(Conversation):
             _repoint(rel=rel, source=conversation, target=twin)

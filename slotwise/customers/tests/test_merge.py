@@ -254,3 +254,28 @@ def test_a_failure_midway_leaves_everything_as_it_was(org, monkeypatch):
     assert _counts() == before
     assert Identity.objects.filter(contact=source).count() == 1
     assert Message.objects.get().contact_id == source.pk
+
+
+def test_chat_conversations_follow_the_kept_contact(org):
+    """The in-app chat is addressed by the contact's public id: after a merge the duplicate's
+    chat is the kept contact's chat (joined with it when both have one)."""
+    from slotwise.messaging.chat import chat_conversation, chat_message_post
+
+    source, target, lone = (ContactFactory(organisation=org) for _ in range(3))
+    chat_message_post(contact=source, author=None, body="from the duplicate")
+    chat_message_post(contact=target, author=None, body="from the kept one")
+    contact_merge(source=source, target=target)
+    conversation = chat_conversation(contact=target, create=False)
+    assert Conversation.objects.filter(contact=target).count() == 1
+    assert {m.body for m in conversation.messages.all()} == {
+        "from the duplicate",
+        "from the kept one",
+    }
+    assert conversation.unread_count == 2
+    # Only the duplicate had a chat: it is re-addressed to the kept contact.
+    chat_message_post(contact=lone, author=None, body="only here")
+    other = ContactFactory(organisation=org)
+    contact_merge(source=lone, target=other)
+    moved = chat_conversation(contact=other, create=False)
+    assert moved is not None and moved.address == str(other.public_id)
+    assert moved.messages.get().to == str(other.public_id)
