@@ -101,3 +101,32 @@ def test_a_managers_reply_appears_in_the_customers_chat_without_a_reload(
     reply = Message.objects.get(conversation=conversation, direction="out")
     assert reply.author.username == "la-manager"
     assert reply.status in ("delivered", "read")
+
+
+def test_without_a_socket_the_chat_polls(demo, settings, chromium_browser):
+    """The WSGI live server has no WebSockets: the page falls back to polling the thread."""
+    from slotwise.messaging.conversations import conversation_reply
+    from slotwise.messaging.models import Conversation
+    from slotwise.org.models import Staff
+
+    settings.MESSAGING_CHAT_POLL_SECONDS = 2
+    base = demo.url
+    customer = log_in(chromium_browser, base, "la-customer")
+    try:
+        customer.goto(f"{base}/chat/")
+        customer.fill("#id_body", "Anyone there?")
+        with customer.expect_navigation():
+            customer.click("[data-testid=chat-send]")
+        customer.evaluate("window.__sameDocument = 'yes'")
+        assert customer.locator("#chat-thread[data-live]").count() == 0
+        conversation = Conversation.objects.get(
+            contact__user__username="la-customer", channel__kind="chat"
+        )
+        manager = Staff.objects.get(user__username="la-manager")
+        conversation_reply(conversation=conversation, author=manager.user, body="Yes, here!")
+        customer.locator(
+            "[data-testid=chat-message][data-direction=out]", has_text="Yes, here!"
+        ).wait_for(timeout=15_000)
+        assert customer.evaluate("window.__sameDocument") == "yes"
+    finally:
+        customer.context.close()
