@@ -23,7 +23,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
@@ -51,12 +56,12 @@ NOT_FOUND = {404: OpenApiResponse(description="No such conversation (or not your
 # --- shapes ---------------------------------------------------------------------------------------
 
 
-class _Ref(serializers.Serializer):
+class NamedRef(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
 
 
-class _ChannelRef(serializers.Serializer):
+class ChannelRef(serializers.Serializer):
     kind = serializers.CharField()
     name = serializers.CharField()
 
@@ -77,19 +82,23 @@ class ConversationSerializer(serializers.Serializer):
     last_message_at = serializers.DateTimeField(allow_null=True)
     last_preview = serializers.CharField()
 
-    def get_contact(self, obj) -> _Ref:
+    @extend_schema_field(NamedRef)
+    def get_contact(self, obj) -> dict:
         return {"id": str(obj.contact.public_id), "name": str(obj.contact)}
 
-    def get_channel(self, obj) -> _ChannelRef:
+    @extend_schema_field(ChannelRef)
+    def get_channel(self, obj) -> dict:
         return {"kind": obj.channel.kind, "name": obj.channel.name}
 
-    def get_assignee(self, obj) -> _Ref | None:
+    @extend_schema_field(NamedRef(allow_null=True))
+    def get_assignee(self, obj) -> dict | None:
         if obj.assignee_id is None:
             return None
         user = obj.assignee.user
         return {"id": str(obj.assignee_id), "name": user.get_full_name() or user.get_username()}
 
-    def get_team(self, obj) -> _Ref | None:
+    @extend_schema_field(NamedRef(allow_null=True))
+    def get_team(self, obj) -> dict | None:
         if obj.team_id is None:
             return None
         return {"id": str(obj.team_id), "name": obj.team.name}
