@@ -15,6 +15,8 @@ BENCHMARKS = {
     "booking_http": "bench.booking_http",
     "options": "bench.options",
     "payment_callbacks": "bench.payment_callbacks",
+    "inbound": "bench.inbound",
+    "outbox": "bench.outbox",
     "onboarding": "bench.onboarding",
 }
 

@@ -226,11 +226,15 @@ def get_application():
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
 
+    from slotwise.messaging.fastpath import InboundFastPath
     from slotwise.messaging.routing import websocket_urlpatterns
+
+    class HTTPHandler(InboundFastPath, OneHopASGIHandler):
+        """The channels' inbound webhooks skip the middleware chain (messaging/fastpath.py)."""
 
     return ProtocolTypeRouter(
         {
-            "http": OneHopASGIHandler(threads=int(os.environ.get("WEB_THREADS", "16"))),
+            "http": HTTPHandler(threads=int(os.environ.get("WEB_THREADS", "16"))),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -85,13 +87,51 @@ def channel_for(config: ChannelConfig) -> Channel:
 # --- the request ----------------------------------------------------------------------------
 
 
-def inbound_receive(*, kind: str, key: str, request: InboundRequest) -> tuple[int, str, bytes]:
-    """Authenticate and store one inbound call. Returns (status, content type, body)."""
+#: (kind, inbound key) → (monotonic expiry, ChannelConfig): each web process remembers an enabled
+#: channel for `MESSAGING_CHANNEL_CACHE_SECONDS` (default 5), sparing every webhook its lookup.
+#: Saving or deleting a ChannelConfig clears it in this process; other processes see a disabled
+#: channel, a new inbound key or new settings within those seconds.
+_CONFIGS: dict[tuple[str, str], tuple[float, ChannelConfig]] = {}
+_CONFIGS_MAX = 10_000
+
+
+def _cache_seconds() -> float:
+    return getattr(settings, "MESSAGING_CHANNEL_CACHE_SECONDS", 5)
+
+
+def _forget_configs(**kwargs) -> None:
+    _CONFIGS.clear()
+
+
+post_save.connect(_forget_configs, sender=ChannelConfig, dispatch_uid="messaging.inbound.configs")
+post_delete.connect(
+    _forget_configs, sender=ChannelConfig, dispatch_uid="messaging.inbound.configs.delete"
+)
+
+
+def _config_for(kind: str, key: str) -> ChannelConfig | None:
+    """The enabled channel with this inbound key (cached, see `_CONFIGS`)."""
+    now = time.monotonic()
+    hit = _CONFIGS.get((kind, key))
+    if hit is not None and hit[0] > now:
+        return hit[1]
     config = (
         ChannelConfig.objects.filter(kind=kind, inbound_key=key, enabled=True)
         .only("id", "kind", "settings", "inbound_key", "organisation_id")
+        .order_by()
         .first()
     )
+    seconds = _cache_seconds()
+    if config is not None and seconds > 0:
+        if len(_CONFIGS) >= _CONFIGS_MAX:
+            _CONFIGS.clear()
+        _CONFIGS[(kind, key)] = (now + seconds, config)
+    return config
+
+
+def inbound_receive(*, kind: str, key: str, request: InboundRequest) -> tuple[int, str, bytes]:
+    """Authenticate and store one inbound call. Returns (status, content type, body)."""
+    config = _config_for(kind, key)
     if config is None or kind not in channels:
         return 404, "text/plain", b"unknown channel"
     channel = channel_for(config)
