@@ -181,6 +181,9 @@ else:
 # `worker --no-messaging`): without Redis the channel layer is that process's memory, and only
 # events published there reach the browsers (slotwise/asgi.py, docs/architecture.md).
 MESSAGING_PUMP_IN_WEB = env.bool("MESSAGING_PUMP_IN_WEB", default=False)
+# An outgoing message claimed by a worker that died is claimed again (and re-sent with its
+# idempotency key) after this many seconds (slotwise/messaging/outbox.py).
+MESSAGING_CLAIM_LEASE_SECONDS = env.int("MESSAGING_CLAIM_LEASE_SECONDS", default=120)
 # The inbox flags a contact's wait red after this many minutes without an answer.
 MESSAGING_WAITING_ALERT_MINUTES = env.int("MESSAGING_WAITING_ALERT_MINUTES", default=15)
 
