@@ -31,6 +31,7 @@ from slotwise.org.selectors import staff_of
 
 from . import live
 from .channels import channels
+from .inbound import channel_for
 from .media import MediaRejected, check
 from .models import (
     CannedReply,
@@ -147,13 +148,55 @@ def window_closed(conversation: Conversation, *, now=None) -> bool:
     """True when the channel allows free text only within a window after the contact's last
     message (WhatsApp: 24 hours) and that window has passed."""
     try:
-        hours = channels.get_class(conversation.channel.kind).window_hours
+        hours = channel_for(conversation.channel).window_hours  # the console can be WhatsApp
     except Exception:
         return False
     if not hours:
         return False
     last = conversation.last_inbound_at
     return last is None or last < (now or timezone.now()) - timedelta(hours=hours)
+
+
+def conversation_templates(conversation: Conversation) -> list[tuple[str, str]]:
+    """The approved templates an admin listed for the conversation's channel (its settings'
+    `templates`: our name → the name approved at the provider), as (our name, approved name)."""
+    templates = (conversation.channel.settings or {}).get("templates") or {}
+    if not isinstance(templates, dict):
+        return []
+    return sorted((str(k), str(v)) for k, v in templates.items() if k and v)
+
+
+@transaction.atomic
+def conversation_send_template(*, conversation: Conversation, author, template: str) -> Message:
+    """Send an approved template (the way to reach a WhatsApp contact after the 24-hour
+    window). Its one parameter is the contact's first name, as the templates we ship expect.
+    Field error `template`: not one of the channel's templates."""
+    _staff_of_org(author, conversation)
+    approved = dict(conversation_templates(conversation)).get(template)
+    if not approved:
+        raise ValidationError({"template": [_("Choose one of the channel's templates.")]})
+    config = conversation.channel
+    if not config.enabled or config.disabled_at is not None:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    _("The channel %(name)s is disabled; nothing can be sent through it.")
+                    % {"name": config.name}
+                ]
+            }
+        )
+    contact = conversation.contact
+    return message_queue(
+        conversation=conversation,
+        body=_("Template message “%(name)s”") % {"name": template},
+        template={
+            "name": approved,
+            "language": contact.language or contact.organisation.default_language,
+            "params": [contact.first_name],
+        },
+        author=author,
+        purpose="conversation.template",
+    )
 
 
 @transaction.atomic
@@ -181,7 +224,7 @@ def conversation_reply(*, conversation: Conversation, author, body: str, files=(
     if not body and not files:
         errors.setdefault("body", []).append(_("Write a message or attach a file."))
     if window_closed(conversation):
-        hours = channels.get_class(config.kind).window_hours
+        hours = channel_for(config).window_hours
         errors.setdefault("body", []).append(
             _(
                 "The contact's last message is more than %(hours)s hours old: %(channel)s only "

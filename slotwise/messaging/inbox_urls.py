@@ -13,6 +13,7 @@ urlpatterns = [
     path("c/<uuid:public_id>/live/", views.conversation_live, name="conversation_live"),
     path("c/<uuid:public_id>/reply/", views.reply, name="reply"),
     path("c/<uuid:public_id>/note/", views.note, name="note"),
+    path("c/<uuid:public_id>/template/", views.send_template, name="send_template"),
     path("c/<uuid:public_id>/assign/", views.assign, name="assign"),
     path("c/<uuid:public_id>/take-over/", views.take_over, name="take_over"),
     path("c/<uuid:public_id>/hand-back/", views.hand_back, name="hand_back"),

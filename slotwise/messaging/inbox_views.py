@@ -256,6 +256,7 @@ def _live_context(request, conversation) -> dict:
             a.status == AttachmentStatus.PENDING for m in thread for a in m.attachments.all()
         ),
         "window_closed": svc.window_closed(conversation),
+        "templates": svc.conversation_templates(conversation),
         "nav_unread": unread_conversations(request.user),
     }
 
@@ -312,6 +313,24 @@ def _action(request, public_id, run):
     conversation = _conversation(request, public_id)
     try:
         run(conversation)
+    except ValidationError as exc:
+        return _page(request, conversation, action_errors=exc.messages, status=422)
+    except NotAllowed as exc:
+        raise Http404 from exc
+    return _redirect(conversation)
+
+
+@login_required
+@require_POST
+def send_template(request, public_id):
+    """Send one of the channel's approved templates (after WhatsApp's 24-hour window)."""
+    conversation = _conversation(request, public_id)
+    try:
+        svc.conversation_send_template(
+            conversation=conversation,
+            author=request.user,
+            template=request.POST.get("template", ""),
+        )
     except ValidationError as exc:
         return _page(request, conversation, action_errors=exc.messages, status=422)
     except NotAllowed as exc:

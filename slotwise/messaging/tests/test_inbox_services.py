@@ -317,3 +317,35 @@ def test_canned_reply_placeholders(world):
     )
     text = svc.canned_reply_render(reply, contact, staff_user=world.manager_a.user)
     assert text == "Hi Olga Svensson, Mia Manager here. {unknown} {first_name.__class__}"
+
+
+def test_template_after_the_window(world, client):
+    wa = make_channel(
+        world.org,
+        "console",
+        {"medium": "whatsapp", "templates": {"follow_up": "follow_up_v3"}},
+        name="WhatsApp",
+    )
+    conv = conversation(wa)
+    Conversation.objects.filter(pk=conv.pk).update(
+        last_inbound_at=timezone.now() - timedelta(hours=30)
+    )
+    conv.refresh_from_db()
+    assert svc.conversation_templates(conv) == [("follow_up", "follow_up_v3")]
+    before = _counts()
+    with pytest.raises(ValidationError) as exc:
+        svc.conversation_send_template(conversation=conv, author=world.admin.user, template="nope")
+    assert "template" in exc.value.message_dict
+    assert _counts() == before
+    client.force_login(world.admin.user)
+    page = client.get(f"/inbox/c/{conv.public_id}/").content.decode()
+    assert 'data-testid="template-form"' in page and "follow_up_v3" in page
+    response = client.post(f"/inbox/c/{conv.public_id}/template/", {"template": "follow_up"})
+    assert response.status_code == 302
+    sent = conv.messages.get(purpose="conversation.template")
+    assert sent.template == {
+        "name": "follow_up_v3",
+        "language": conv.contact.language,
+        "params": [conv.contact.first_name],
+    }
+    assert sent.author == world.admin.user
