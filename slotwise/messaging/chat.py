@@ -265,15 +265,10 @@ def conversation_open_for_booking(*, booking, actor=None) -> Conversation:
 
 
 def inbox_url(conversation) -> str:
-    """The conversation in the staff inbox (`/inbox/<public id>/`)."""
-    from django.urls import NoReverseMatch, reverse
+    """The conversation in the staff inbox."""
+    from django.urls import reverse
 
-    for name in ("inbox:conversation", "inbox:detail"):
-        try:
-            return reverse(name, args=[conversation.public_id])
-        except NoReverseMatch:
-            continue
-    return f"/inbox/{conversation.public_id}/"
+    return reverse("inbox:conversation", args=[conversation.public_id])
 
 
 def chat_mark_read(*, conversation: Conversation) -> int:

@@ -196,7 +196,9 @@ def _detail_context(request, application, **forms) -> dict:
         "documents": _documents(application, language),
         "changes": application.changes.select_related("actor").order_by("at", "id"),
         "conversation": conversation,
-        "conversation_url": f"/inbox/{conversation.public_id}/" if conversation else "",
+        "conversation_url": (
+            reverse("inbox:conversation", args=[conversation.public_id]) if conversation else ""
+        ),
         "closed": application.is_closed,
         "not_sent": application.status == ApplicationStatus.MESSAGE_NOT_SENT,
         "fix_form": forms.get("fix_form")
@@ -303,7 +305,7 @@ def application_take_over(request, public_id):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("onboarding:detail", application.public_id)
-    return redirect(f"/inbox/{conversation.public_id}/")
+    return redirect("inbox:conversation", conversation.public_id)
 
 
 @login_required
