@@ -186,6 +186,13 @@ MESSAGING_PUMP_IN_WEB = env.bool("MESSAGING_PUMP_IN_WEB", default=False)
 MESSAGING_CLAIM_LEASE_SECONDS = env.int("MESSAGING_CLAIM_LEASE_SECONDS", default=120)
 # The inbox flags a contact's wait red after this many minutes without an answer.
 MESSAGING_WAITING_ALERT_MINUTES = env.int("MESSAGING_WAITING_ALERT_MINUTES", default=15)
+# notify(): the media tried after the contact's preferred one (slotwise/messaging/notify.py).
+MESSAGING_FALLBACK_CHAIN = env.list(
+    "MESSAGING_FALLBACK_CHAIN",
+    default=["whatsapp", "telegram", "viber", "instagram", "phone", "email"],
+)
+# Attachments in and out: at most this size (the channel's own limit may be lower).
+MESSAGING_MAX_MEDIA_BYTES = env.int("MESSAGING_MAX_MEDIA_BYTES", default=16 * 1024 * 1024)
 
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {
