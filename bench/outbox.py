@@ -152,6 +152,7 @@ def measure(*, messages: int = MESSAGES) -> dict:
             dbname = connection.settings_dict["NAME"]
             cpu0 = sum(cpu_of(p.pid) for p in procs)
             pg0 = postgres_cpu_seconds(dbname)
+            own0 = time.process_time()
             queue_messages(config, conversations, messages)
             t0 = time.time()
             log(f"{messages} messages queued; {WORKERS} workers send them …")
@@ -163,6 +164,7 @@ def measure(*, messages: int = MESSAGES) -> dict:
                 time.sleep(0.2)
             workers_cpu = sum(cpu_of(p.pid) for p in procs) - cpu0
             pg_cpu = postgres_cpu_seconds(dbname) - pg0
+            fake_cpu = time.process_time() - own0
         last = Message.objects.filter(channel_config=config).aggregate(last=Max("sent_at"))["last"]
         seconds = last.timestamp() - t0
         checks = counts(config, fake)
@@ -180,6 +182,9 @@ def measure(*, messages: int = MESSAGES) -> dict:
             "delivered_at_fake": fake.delivered_count(),
             "worker_cpu_ms_per_message": round(workers_cpu * 1000 / messages, 2),
             "postgres_cpu_ms_per_message": round(pg_cpu * 1000 / messages, 2),
+            # This process: the Twilio fake's HTTP server (and queueing, polling).
+            "fake_cpu_ms_per_message": round(fake_cpu * 1000 / messages, 2),
+            "send_threads": int(os.environ.get("MESSAGING_SEND_THREADS", "8")),
             "machine_cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }

@@ -184,6 +184,9 @@ MESSAGING_PUMP_IN_WEB = env.bool("MESSAGING_PUMP_IN_WEB", default=False)
 # An outgoing message claimed by a worker that died is claimed again (and re-sent with its
 # idempotency key) after this many seconds (slotwise/messaging/outbox.py).
 MESSAGING_CLAIM_LEASE_SECONDS = env.int("MESSAGING_CLAIM_LEASE_SECONDS", default=120)
+# Provider calls in flight at once per worker (the outbox's sending threads; one recipient's
+# messages always go in order on one of them).
+MESSAGING_SEND_THREADS = env.int("MESSAGING_SEND_THREADS", default=8)
 # The inbox flags a contact's wait red after this many minutes without an answer.
 MESSAGING_WAITING_ALERT_MINUTES = env.int("MESSAGING_WAITING_ALERT_MINUTES", default=15)
 # notify(): the media tried after the contact's preferred one (slotwise/messaging/notify.py).

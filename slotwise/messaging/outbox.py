@@ -16,21 +16,27 @@ sends it with the SAME idempotency key, so a provider that honours keys (Twilio'
 providers without keys (Telegram, Viber, WhatsApp) the duplicate window is only that crash.
 
 Claims use `SELECT … FOR UPDATE SKIP LOCKED`, so any number of workers share the outbox without
-sending a message twice. Per-channel rate limits (`ChannelConfig.rate_per_second`) are counted
+sending a message twice. A worker claims a pass of up to 100 messages and makes the provider calls
+on `MESSAGING_SEND_THREADS` threads (one recipient's messages in order on one thread): a provider
+answers in tens to hundreds of milliseconds, and one call after another a worker would mostly
+wait. The pass's sent messages are recorded in one UPDATE (bench outbox: docs/scaling.md). Per-channel rate limits (`ChannelConfig.rate_per_second`) are counted
 in the cache across workers; a message over the limit waits for the next second.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import connection, connections, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -278,23 +284,169 @@ def _claim(limit: int) -> list[int]:
 
 
 def dispatch_due(*, limit: int = 100) -> int:
-    """Claim up to `limit` due messages and send them. Returns how many were handled."""
+    """Claim up to `limit` due messages and send them. Returns how many were handled.
+
+    The pass is prepared and recorded on this thread; the provider calls go out on
+    `MESSAGING_SEND_THREADS` sending threads (a provider answers in tens to hundreds of
+    milliseconds: one call after another, a worker would mostly wait), one recipient's messages
+    in order on one thread. The sent messages are recorded in one UPDATE and announced to open
+    inboxes in one publish."""
     ids = _claim(limit)
     if not ids:
         return 0
     messages = (
         Message.objects.filter(pk__in=ids, status=MessageStatus.SENDING)
-        .select_related("channel_config", "conversation", "conversation__contact", "organisation")
+        .select_related(
+            "channel_config",
+            "conversation",
+            "conversation__contact",
+            "conversation__team",
+            "organisation",
+        )
         .prefetch_related("attachments")
         .order_by("id")
     )
-    channels_built: dict[int, Channel | ChannelError] = {}
+    built: dict[int, Channel | ChannelError] = {}
+    groups: dict[tuple, list] = {}
     for message in messages:
         try:
-            _send_one(message, channels_built)
+            call = _prepare(message, built)
+        except ChannelError as exc:
+            _record_error(message, exc, message.claimed_at)
+            continue
         except Exception:  # a bug must not stop the other messages; the lease retries it
             logger.exception("message %s could not be handled", message.pk)
+            continue
+        groups.setdefault((message.channel_config_id, message.to), []).append((message, call))
+    outcomes = _send_groups(list(groups.values()))
+    sent = []
+    for message, outcome in outcomes:
+        if isinstance(outcome, ChannelError):
+            _record_error(message, outcome, message.claimed_at)
+        elif isinstance(outcome, Exception):
+            logger.error(
+                "message %s could not be handled",
+                message.pk,
+                exc_info=(type(outcome), outcome, outcome.__traceback__),
+            )
+        else:
+            sent.append((message, outcome))
+    _record_sent(sent)
     return len(ids)
+
+
+def send_threads() -> int:
+    return max(1, int(getattr(settings, "MESSAGING_SEND_THREADS", 8)))
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=send_threads(), thread_name_prefix="send")
+        return _pool
+
+
+def _prepare(message: Message, built: dict):
+    """What sending this message takes, checked on the dispatcher's thread (the channel, the
+    rate limit, the attachments read): a callable that makes the provider call."""
+    config = message.channel_config
+    if config is None:
+        return lambda: _send_system(message)
+    if not config.enabled or config.disabled_at is not None:
+        raise ChannelError(
+            _("The channel %(name)s is disabled.") % {"name": config.name}, permanent=True
+        )
+    if _rate_limited(config):
+        raise ChannelError("rate limit", rate_limited=True, retry_after=1)
+    channel = built.get(config.pk)
+    if channel is None:
+        from .inbound import channel_for
+
+        channel = built[config.pk] = channel_for(config)
+    outgoing = _outgoing(message)
+    return lambda: channel.send(outgoing)
+
+
+def _send_group(group: list) -> list:
+    """One recipient's messages, in order: (message, SendResult | exception) each."""
+    outcomes = []
+    try:
+        for message, call in group:
+            try:
+                outcomes.append((message, call()))
+            except Exception as exc:  # ChannelError: recorded; anything else: the lease
+                outcomes.append((message, exc))
+    finally:
+        if threading.current_thread().name.startswith("send_"):
+            connections.close_all()  # a channel that touched the database, on a send thread
+    return outcomes
+
+
+def _send_groups(groups: list) -> list:
+    if len(groups) <= 1 or send_threads() == 1:
+        return [outcome for group in groups for outcome in _send_group(group)]
+    futures = [
+        _executor().submit(contextvars.copy_context().run, _send_group, group) for group in groups
+    ]
+    return [outcome for future in futures for outcome in future.result()]
+
+
+def _record_sent(sent: list) -> None:
+    """Record a pass's sent messages in one UPDATE (only rows still claimed by this pass: a
+    message whose lease ran out belongs to whoever claimed it next), then publish."""
+    if not sent:
+        return
+    now = timezone.now()
+    by_claim: dict = {}
+    for message, result in sent:
+        by_claim.setdefault(message.claimed_at, []).append((message, result))
+    for claimed_at, rows in by_claim.items():
+        delivered = [m.pk for m, r in rows if r.status == "delivered"]
+        updated = Message.objects.filter(
+            pk__in=[m.pk for m, _r in rows], status=MessageStatus.SENDING, claimed_at=claimed_at
+        ).update(
+            status=Case(
+                When(pk__in=delivered, then=Value(MessageStatus.DELIVERED)),
+                default=Value(MessageStatus.SENT),
+            ),
+            provider_message_id=Case(
+                *[When(pk=m.pk, then=Value(r.external_id[:255])) for m, r in rows],
+                default=F("provider_message_id"),
+            ),
+            sent_at=now,
+            delivered_at=Case(When(pk__in=delivered, then=Value(now)), default=None),
+            attempts=F("attempts") + 1,
+            claimed_at=None,
+            last_error="",
+            updated_at=now,
+        )
+        if updated != len(rows):
+            logger.warning("%s sent messages were claimed again meanwhile", len(rows) - updated)
+    _publish([m for m, _r in sent])
+
+
+def _publish(messages: list[Message]) -> None:
+    """One live update for a pass: each conversation's inbox event once, and each message."""
+    from . import live
+
+    events: list = []
+    seen: set = set()
+    for message in messages:
+        if not message.conversation_id:
+            continue
+        for group, event in live._events(message.conversation, message):
+            if event["type"] == "inbox.changed":
+                if group + event["conversation"] in seen:
+                    continue
+                seen.add(group + event["conversation"])
+            events.append((group, event))
+    if events:
+        transaction.on_commit(lambda: live._send(events))
 
 
 def message_deliver(*, message_id: int) -> Message | None:
