@@ -256,25 +256,38 @@ def send(base: str, path: str, requests: list, senders: int, *, rate: float = 0)
 def drain(config, *, expected: int, timeout: float = 900) -> dict:
     """Run WORKERS real workers until every event of `config` is processed; the processing rate
     from the events' own processed_at times (worker start-up is not counted)."""
+    from django.db import connection
     from django.db.models import Max, Min
 
     from slotwise.messaging.models import InboundEvent
 
     events = InboundEvent.objects.filter(channel=config)
+    pending = events.filter(processed_at__isnull=True)
+    dbname = connection.settings_dict["NAME"]
+    cpu0 = pg0 = None
     with workers(WORKERS, label="inbound") as (_ids, procs):
         deadline = time.monotonic() + timeout
-        while events.filter(processed_at__isnull=True).exists():
+        while (left := pending.count()) > 0:
             check_alive(procs)
+            if cpu0 is None and left < expected:  # started: from here the CPU is the pump's
+                cpu0 = sum(tree_cpu_seconds(p.pid) for p in procs)
+                pg0 = postgres_cpu_seconds(dbname)
+                done0 = expected - left
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not process every event in time")
-            time.sleep(0.5)
+            time.sleep(0.2)
+        cpu = sum(tree_cpu_seconds(p.pid) for p in procs) - (cpu0 or 0)
+        pg = postgres_cpu_seconds(dbname) - (pg0 or 0)
     span = events.aggregate(first=Min("processed_at"), last=Max("processed_at"))
     seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0
+    measured = max(1, expected - (done0 if cpu0 is not None else 0))
     return {
         "processed": events.count(),
         "seconds": seconds,
         "per_s": round(expected / seconds, 1) if seconds else None,
         "failed": events.exclude(error="").count(),
+        "worker_cpu_ms": round(cpu * 1000 / measured, 2),
+        "postgres_cpu_ms": round(pg * 1000 / measured, 2),
     }
 
 
@@ -385,6 +398,8 @@ def measure(*, senders: int = SENDERS) -> dict:
             "workers": WORKERS,
             "processed": len(everything),
             "processed_per_s": pump["per_s"],
+            "pump_worker_cpu_ms_per_event": pump["worker_cpu_ms"],
+            "pump_postgres_cpu_ms_per_event": pump["postgres_cpu_ms"],
             "lost": checks["lost"],
             "duplicates": checks["duplicates"],
             "unexpected_messages": checks["unexpected"],

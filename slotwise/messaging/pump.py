@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -26,8 +27,16 @@ def pump_once(*, batch: int = 100) -> int:
     return inbound_process_pending(limit=batch) + dispatch_due(limit=batch)
 
 
+#: The pump keeps its database connection from pass to pass and tidies it (Django's
+#: close_old_connections: closed if broken or older than CONN_MAX_AGE) this often. Closing it
+#: after every pass, as a request does, would start a PostgreSQL backend five times a second
+#: in an idle worker and once per batch in a busy one.
+TIDY_SECONDS = 30
+
+
 def run(stop: threading.Event, *, batch: int = 100) -> None:
     idle = getattr(settings, "MESSAGING_PUMP_IDLE_SECONDS", 0.2)
+    tidied = time.monotonic()
     while not stop.is_set():
         done = 0
         try:
@@ -35,8 +44,9 @@ def run(stop: threading.Event, *, batch: int = 100) -> None:
         except Exception:  # the database may be restarting: wait and go on
             logger.exception("messaging pump pass failed")
             connection.close()
-        finally:
+        if time.monotonic() - tidied > TIDY_SECONDS:
             close_old_connections()
+            tidied = time.monotonic()
         if not done:
             stop.wait(idle)
     connection.close()
