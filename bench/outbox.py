@@ -9,6 +9,8 @@ per conversation) in one transaction — the rows `message_queue` writes — and
 until every one is `sent`:
 
 - `per_s`: messages over the time from the commit to the last `sent_at`;
+- `provider_delay_ms`: how long the fake holds each answer (BENCH_PROVIDER_DELAY_MS, default 0;
+  a real provider is 50–300 ms away, which is what the sending threads are for);
 - `lost`: queued messages that did not end `sent`, or whose idempotency key never reached the
   fake as a created message;
 - `duplicates`: messages the fake delivered beyond one per idempotency key, plus messages the
@@ -31,10 +33,22 @@ from bench.booking_http import build_dataset, cleanup, log, postgres_cpu_seconds
 from bench.booking_http import tree_cpu_seconds as cpu_of
 from bench.inbound import check_alive, delete_messaging, stop_on_sigterm, workers
 
-MESSAGES = 10_000
+MESSAGES = int(os.environ.get("BENCH_OUTBOX_MESSAGES", "10000"))
 CONTACTS = 2000
 WORKERS = 2
 TOKEN_ENV = "BENCH_TWILIO_AUTH_TOKEN"
+#: The fake answers at once over loopback; a real provider is tens to hundreds of milliseconds
+#: away. BENCH_PROVIDER_DELAY_MS holds each answer back that long (after the message is created).
+DELAY_MS = float(os.environ.get("BENCH_PROVIDER_DELAY_MS", "0"))
+
+
+class SlowTwilioFake:
+    """Mixed before TwilioFake: each Messages answer waits DELAY_MS."""
+
+    def _create_message(self, form, token):
+        answer = super()._create_message(form, token)
+        time.sleep(DELAY_MS / 1000)
+        return answer
 
 
 def build(data: dict, fake) -> tuple:
@@ -139,7 +153,7 @@ def measure(*, messages: int = MESSAGES) -> dict:
     from slotwise.messaging.models import Message, MessageStatus
 
     data = None
-    fake = TwilioFake().start()
+    fake = (type("Fake", (SlowTwilioFake, TwilioFake), {}) if DELAY_MS else TwilioFake)().start()
     os.environ[TOKEN_ENV] = fake.auth_token  # the workers inherit the environment
     try:
         data = build_dataset(label="outbox", n_staff=1, n_contacts=CONTACTS)
@@ -185,6 +199,7 @@ def measure(*, messages: int = MESSAGES) -> dict:
             # This process: the Twilio fake's HTTP server (and queueing, polling).
             "fake_cpu_ms_per_message": round(fake_cpu * 1000 / messages, 2),
             "send_threads": int(os.environ.get("MESSAGING_SEND_THREADS", "8")),
+            "provider_delay_ms": DELAY_MS,
             "machine_cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }
