@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "slotwise.bookings",
     "slotwise.payments",
     "slotwise.onboarding",
+    "slotwise.workorders",
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,7 @@ urlpatterns = [
     path("chat/", include("slotwise.messaging.chat_urls")),
     path("onboarding/", include("slotwise.onboarding.urls")),
     path("channels/", include("slotwise.messaging.settings_urls")),
+    path("work/", include("slotwise.workorders.urls")),
 ]
 
 if settings.DEBUG:

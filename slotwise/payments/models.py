@@ -270,6 +270,14 @@ class Payment(OrgScoped, PublicId):
         related_name="payments",
         verbose_name=_("invoice"),
     )
+    work_order = models.ForeignKey(
+        "workorders.WorkOrder",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("work order"),
+    )
     order = models.ForeignKey(
         "payments.ShopOrder",
         null=True,

@@ -76,6 +76,7 @@ def onsite_payment_record(
     booking=None,
     contact=None,
     invoice=None,
+    work_order=None,
     actor=None,
 ) -> Payment:
     """Record money taken on site with a manual method (see `ONSITE_METHODS`), plus an optional
@@ -97,6 +98,7 @@ def onsite_payment_record(
         contact=contact if contact is not None else getattr(booking, "contact", None),
         booking=booking,
         invoice=invoice,
+        work_order=work_order,
         actor=actor,
     )
 
@@ -117,6 +119,7 @@ def payment_link_create(
     sms_to: str = "",
     email_to: str = "",
     valid_for: datetime.timedelta = LINK_VALID,
+    work_order=None,
     actor=None,
 ) -> PaymentLink:
     """A payment link for `amount`: the client opens it, picks a provider and pays online.
@@ -152,6 +155,7 @@ def payment_link_create(
             contact=contact,
             booking=booking,
             invoice=invoice,
+            work_order=work_order,
             expires_at=timezone.now() + valid_for,
             actor=actor,
         )

@@ -123,6 +123,7 @@ def payment_create(
     booking=None,
     invoice=None,
     order=None,
+    work_order=None,
     payer_phone: str = "",
     return_url: str = "",
     expires_at: datetime.datetime | None = None,
@@ -163,6 +164,7 @@ def payment_create(
             booking=booking,
             invoice=invoice,
             order=order,
+            work_order=work_order,
             payer_phone=payer_phone,
             return_url=return_url[:500],
             expires_at=expires_at,
@@ -288,6 +290,7 @@ def manual_payment_record(
     booking=None,
     invoice=None,
     order=None,
+    work_order=None,
     actor=None,
 ) -> Payment:
     """Record money taken outside any system (cash, a check, Zelle …): paid at once, with who
@@ -323,6 +326,7 @@ def manual_payment_record(
             booking=booking,
             invoice=invoice,
             order=order,
+            work_order=work_order,
             created_by=_user(actor),
             provider_reference=f"manual-{uuid.uuid4()}",
         )
