@@ -1,0 +1,3 @@
+"""URL patterns of the dispatch pages (joined into the "workorders" namespace by urls.py)."""
+
+urlpatterns: list = []
