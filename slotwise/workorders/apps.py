@@ -13,3 +13,6 @@ class WorkOrdersConfig(AppConfig):
             hooks,  # noqa: F401  (payment status and messaging intake hooks)
             rules,  # noqa: F401
         )
+        from .payment_hooks import register
+
+        register()
