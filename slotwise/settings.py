@@ -197,6 +197,8 @@ MESSAGING_FALLBACK_CHAIN = env.list(
 )
 # Attachments in and out: at most this size (the channel's own limit may be lower).
 MESSAGING_MAX_MEDIA_BYTES = env.int("MESSAGING_MAX_MEDIA_BYTES", default=16 * 1024 * 1024)
+# Largest photo a technician may upload to a work order (S2.8); it is re-encoded and scaled down.
+WORKORDER_PHOTO_MAX_BYTES = env.int("WORKORDER_PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
 
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {

@@ -30,7 +30,7 @@ MAX_PIXELS = 50_000_000
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "WORKORDER_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+    return int(getattr(settings, "WORKORDER_PHOTO_MAX_BYTES", 15 * 1024 * 1024))
 
 
 def _read(upload) -> bytes:
