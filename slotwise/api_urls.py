@@ -10,6 +10,7 @@ from slotwise.scheduling import api as scheduling_api
 
 urlpatterns = [
     path("", include("slotwise.org.api_urls")),
+    path("work-orders/", include("slotwise.workorders.api_urls")),
     path("types/", scheduling_api.AppointmentTypeListView.as_view(), name="api_types"),
     path(
         "types/<str:key>/",
