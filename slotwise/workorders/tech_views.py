@@ -26,6 +26,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from slotwise.core.errors import Conflict, ValidationError
@@ -352,11 +353,11 @@ def _version(raw) -> int | None:
 
 
 DONE_MESSAGES = {
-    "accept": _("You accepted the order."),
-    "decline": _("You declined the order: the office has been told."),
-    "start": _("Work started."),
-    "pause": _("Work paused."),
-    "resume": _("Work resumed."),
+    "accept": gettext_lazy("You accepted the order."),
+    "decline": gettext_lazy("You declined the order: the office has been told."),
+    "start": gettext_lazy("Work started."),
+    "pause": gettext_lazy("Work paused."),
+    "resume": gettext_lazy("Work resumed."),
 }
 
 
