@@ -334,3 +334,41 @@ def test_csrf_is_enforced(w):
     )
     assert response.status_code == 403
     assert WorkOrder.objects.get(pk=order.pk).status == Status.ASSIGNED
+
+
+# -- the pages' side: the service worker and the offline script's configuration ----------------
+
+
+def test_service_worker_caches_per_user(w, client):
+    anonymous = client.get("/sw.js")
+    assert anonymous.status_code == 200
+    assert anonymous["Content-Type"].startswith("application/javascript")
+    assert 'const USER = "";' in anonymous.content.decode()
+    client.force_login(w.tech.user)
+    body = client.get("/sw.js").content.decode()
+    assert f'const USER = "{w.tech.user.pk}";' in body
+    assert "/work/tech/" in body and "slotwise-tech-" in body
+    assert "/static/workorders/offline.js" in body  # precached with the app shell
+
+
+def test_tech_pages_carry_the_offline_queue(w, tech_client):
+    order = make_order(w)
+    page = tech_client.get(reverse("workorders:tech_order", args=[order.public_id]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="offline-queue"' in html and "/static/workorders/offline.js" in html
+    start = html.index('<script id="offline-config" type="application/json">') + len(
+        '<script id="offline-config" type="application/json">'
+    )
+    config = json.loads(html[start : html.index("</script>", start)])
+    assert config["user"] == w.tech.user.pk
+    assert config["syncUrl"] == URL
+    assert config["order"] == str(order.public_id)
+    assert config["orderStatus"] == "assigned" and config["orderVersion"] == order.version
+    assert set(config["actions"]) == {"accept", "decline", "start", "pause", "resume"}
+    assert config["actions"]["start"]["target"] == "in_progress"
+    assert config["actions"]["decline"]["needsReason"] is True
+    assert config["statuses"]["paused"] == "Paused"
+    assert "%(status)s" in config["text"]["conflict"]
+    today = tech_client.get(reverse("workorders:tech_today")).content.decode()
+    assert 'id="offline-config"' in today
