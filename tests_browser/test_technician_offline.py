@@ -216,3 +216,47 @@ def test_offline_today_queue_and_sync(live_server, chromium_browser):
         assert page.locator("[data-testid=offline-queue]").is_hidden()
     finally:
         context.close()
+
+
+def test_a_status_change_lost_on_the_way_is_queued_and_sent(live_server, chromium_browser):
+    """The phone says it is online but the POST fails with a network error: the service worker
+    queues the change, the card comes back, and the queue is sent as soon as the network
+    answers again."""
+    from slotwise.workorders.models import Event, Status, WorkOrder, WorkOrderEvent
+    from slotwise.workorders.tests.fixtures import World
+
+    w = World()
+    w.tech.user.set_password(PASSWORD)
+    w.tech.user.save(update_fields=["password"])
+    sink = _order(w, "Leaking sink", 1)
+    card = f"/work/tech/o/{sink.public_id}/"
+
+    page = _log_in(chromium_browser, live_server.url, w.tech.user.username)
+    context = page.context
+    try:
+        page.goto(f"{live_server.url}{card}")
+        _wait_worker_of(page, w.tech.user.pk)
+        page.reload()
+        failed = []
+
+        def drop(route):
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+
+        context.route("**/act/", drop)
+        page.locator("[data-testid=act-start]").click()
+        page.wait_for_function(
+            "document.querySelectorAll('[data-testid=offline-result]').length === 1",
+            timeout=30_000,
+        )
+        assert failed, "the action's POST did not go out"
+        result = page.locator("[data-testid=offline-result]").first
+        assert result.get_attribute("data-result") == "applied"
+        assert page.locator("[data-testid=order-status]").get_attribute("data-status") == (
+            "in_progress"
+        )
+        sink = WorkOrder.objects.get(pk=sink.pk)
+        assert sink.status == Status.IN_PROGRESS
+        assert WorkOrderEvent.objects.get(order=sink, kind=Event.STARTED).data.get("sync_id")
+    finally:
+        context.close()
