@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 
 from slotwise.org.roles import BOOKING_ROLES, Role
@@ -39,7 +40,7 @@ def orders_for(user) -> QuerySet[WorkOrder]:
 def order_for(user, public_id) -> WorkOrder | None:
     try:
         return orders_for(user).filter(public_id=public_id).first()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ValidationError):  # not a UUID
         return None
 
 
