@@ -32,6 +32,7 @@ from slotwise.scheduling.models import (
     SchedulingPolicy,
     WorkingHours,
 )
+from slotwise.workorders.demo import workorders_demo
 
 DEMO_PASSWORD = "slotwise-demo"
 SEED = 20260101
@@ -720,6 +721,7 @@ class Command(BaseCommand):
                 self._payments(existing)
                 messaging_demo(existing)
                 onboarding_demo(existing)
+                workorders_demo(existing)
                 self.stdout.write(f"{spec['name']} already exists: demo passwords refreshed")
             for username, roles in self._logins(spec):
                 logins.append((spec["name"], roles, username))
@@ -792,6 +794,7 @@ class Command(BaseCommand):
         self._bookings(org, rng)
         messaging_demo(org)  # channels, conversations and canned replies (after the bookings)
         onboarding_demo(org)  # the taxi fleet's driver-onboarding flow and applications
+        workorders_demo(org)  # FixRight's catalogue, pay rules and orders in every stage
 
     def _contacts(self, spec: dict, org, rng: random.Random, password_hash: str) -> None:
         for suffix, first, last, phone, home in spec["customers"]:
