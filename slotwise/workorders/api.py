@@ -20,7 +20,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -38,9 +37,6 @@ from rest_framework.views import APIView
 
 from slotwise.core.api import TokenAuthentication
 from slotwise.core.errors import Conflict
-from slotwise.customers.phones import to_e164
-from slotwise.customers.selectors import find_duplicates
-from slotwise.customers.services import contact_create
 from slotwise.org.roles import Role
 from slotwise.org.selectors import staff_for, staff_of
 from slotwise.scheduling import selectors as scheduling
@@ -57,6 +53,7 @@ from slotwise.scheduling.api import (
 )
 
 from . import photos, selectors, services, transitions
+from .intake import contact_for_request
 from .models import CatalogueItem, Source, WorkOrder, WorkOrderComment
 from .serializers import (
     ActSerializer,
@@ -170,52 +167,25 @@ def _line_inputs(organisation, rows, *, default_kind: str = "") -> list[services
 
 
 def _customer(request, organisation, data):
-    """The order's contact: by public id (within what the user may see), or matched by phone /
-    e-mail among the organisation's contacts, or created (S2.1: a matched or new contact)."""
+    """The order's contact: by public id (within what the user may see), or matched by phone
+    (E.164, first) or e-mail among the organisation's contacts, else created — the intake's
+    `contact_for_request` (S2.1: a matched or new contact)."""
     if data.get("contact"):
         return resolve_contact(request.user, data["contact"])
     given = data.get("customer")
     if not given:
         raise ValidationError({"contact": _("Choose a customer or enter a new one.")})
-    errors: dict[str, list[str]] = {}
-    name = (given.get("name") or "").strip()
-    phone = (given.get("phone") or "").strip()
-    email = (given.get("email") or "").strip().lower()
-    if not name:
-        errors["customer.name"] = [_("Enter the customer's name.")]
-    if not phone and not email:
-        errors["customer.phone"] = [_("Enter a phone number or an e-mail address.")]
-    e164 = ""
-    if phone:
-        try:
-            e164 = to_e164(phone, organisation.country)
-        except ValidationError as exc:
-            errors["customer.phone"] = exc.messages
-    if email:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors["customer.email"] = [_("Enter a valid e-mail address.")]
-    if errors:
-        raise ValidationError(errors)
-    found = find_duplicates(organisation=organisation, phone=e164, email=email)
-    found.sort(key=lambda pair: pair[0] != "phone")  # a phone match first
-    if found:
-        return found[0][1]
-    first, _sep, last = name.partition(" ")
     try:
-        return contact_create(
+        return contact_for_request(
             organisation=organisation,
-            first_name=first,
-            last_name=last,
-            phone=e164,
-            email=email,
+            name=given.get("name") or "",
+            phone=given.get("phone") or "",
+            email=given.get("email") or "",
             actor=request.user,
         )
     except ValidationError as exc:
         raise remap(
-            exc,
-            {"first_name": "customer.name", "phone": "customer.phone", "email": "customer.email"},
+            exc, {"name": "customer.name", "phone": "customer.phone", "email": "customer.email"}
         ) from None
 
 

@@ -411,7 +411,7 @@ class CompleteSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="cash, check, zelle, cashapp, venmo, paypal, card_terminal, online_terminal … "
+        help_text="cash, check, zelle, cash_app, venmo, paypal, card_terminal, online_terminal "
         "or link (the client pays online).",
     )
     payment_amount = serializers.CharField(**_text)

@@ -666,3 +666,34 @@ def test_catalogue_lists_the_organisations_active_items(w):
     everything = boss.get(f"{BASE}catalogue/", {"active": ""}).json()
     assert {i["name"] for i in everything} == {"Drain", "Old"}
     assert [i["name"] for i in client_for(w.tech.user).get(f"{BASE}catalogue/").json()] == ["Drain"]
+
+
+def test_list_and_detail_in_a_constant_number_of_queries(w, django_assert_max_num_queries):
+    boss = client_for(w.manager.user)
+    order = drive(w, make_order(w), Status.IN_PROGRESS)
+    services.comment_add(order=order, author=w.tech.user, side="technician", body="Hi")
+    boss.get(BASE)  # warm up (token, caches)
+    with django_assert_max_num_queries(8) as few:
+        assert len(boss.get(BASE).json()["results"]) == 1
+    for i in range(6):
+        drive(w, make_order(w, title=f"More {i}"), Status.DRAFT)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(boss.get(BASE).json()["results"]) == 7
+    with django_assert_max_num_queries(16):
+        detail = boss.get(url(order)).json()
+    assert len(detail["events"]) == 4 and len(detail["comments"]) == 1
+
+
+def test_a_declining_technician_gets_the_new_status_only(w):
+    order = drive(w, make_order(w), Status.ACCEPTED)
+    tech = client_for(w.tech.user)
+    missing = tech.post(url(order, "act/"), {"action": "decline"})
+    assert missing.json() == {"reason": ["Say why."]}
+    declined = tech.post(url(order, "act/"), {"action": "decline", "reason": "Car broke down"})
+    assert declined.status_code == 200
+    assert declined.json() == {
+        "id": str(order.public_id),
+        "status": "draft",
+        "version": order.version + 1,
+    }
+    assert tech.get(url(order)).status_code == 404
