@@ -54,6 +54,8 @@ MAX_EXTRA_ROWS = 30
 DONE_STATUSES = (Status.COMPLETED, Status.CLOSED)
 #: the technician's own actions handled by `act` (extras and completion have their own forms)
 CARD_ACTIONS = ("accept", "decline", "start", "pause", "resume")
+#: the statuses' labels (lazy: translated when shown)
+STATUS_LABELS = dict(Status.choices)
 
 
 # -- access -------------------------------------------------------------------------------------
@@ -111,28 +113,58 @@ def _local_midnight(day: datetime.date, tz: ZoneInfo) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
 
 
-def _row(order: WorkOrder, tz: ZoneInfo) -> dict:
+#: "/work/tech/o/<uuid>/" with a placeholder: the lists build each row's link without a reverse()
+_CARD_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+def _card_url_pattern() -> str:
+    return reverse("workorders:tech_order", args=[_CARD_PLACEHOLDER])
+
+
+def _row(order: WorkOrder, tz: ZoneInfo, card_pattern: str | None = None) -> dict:
+    """One row of a list, with its texts made here: a day of 30 orders renders in a few ms."""
     location = order.location
     area = ""
     if location is not None:
         area = location.city or location.postcode
     start = order.scheduled_start.astimezone(tz) if order.scheduled_start else None
     end = order.scheduled_end.astimezone(tz) if order.scheduled_end else None
+    when = "—"
+    if start is not None:
+        when = f"{start:%H:%M}–{end:%H:%M}" if end is not None else f"{start:%H:%M}"
     return {
         "order": order,
+        "id": str(order.public_id),
+        "url": (card_pattern or _card_url_pattern()).replace(
+            _CARD_PLACEHOLDER, str(order.public_id)
+        ),
+        "number": order.number,
+        "title": order.title,
+        "price": f"{order.total} {order.currency}",
+        "status": order.status,
+        "status_label": STATUS_LABELS.get(order.status, order.status),
         "start": start,
         "end": end,
+        "when": when,
         "area": area,
         "done": order.status in DONE_STATUSES,
         "status_class": order.status.replace("_", "-"),
     }
 
 
+def _rows(orders, tz: ZoneInfo) -> list[dict]:
+    pattern = _card_url_pattern()
+    labels = {value: str(label) for value, label in Status.choices}
+    rows = [_row(order, tz, pattern) for order in orders]
+    for r in rows:
+        r["status_label"] = labels.get(r["status"], r["status"])
+    return rows
+
+
 def _day_rows(staff, day: datetime.date, tz: ZoneInfo) -> list[dict]:
     start = _local_midnight(day, tz)
     end = _local_midnight(day + datetime.timedelta(days=1), tz)
-    orders = selectors.technician_orders(staff, start=start, end=end)
-    return [_row(order, tz) for order in orders]
+    return _rows(selectors.technician_orders(staff, start=start, end=end), tz)
 
 
 def _day_page(request, *, offset: int, tab: str, title: str):
@@ -197,8 +229,7 @@ def month(request):
         staff, start=_local_midnight(first, tz), end=_local_midnight(after, tz)
     )
     by_day: dict[datetime.date, list[dict]] = {}
-    for order in orders:
-        row = _row(order, tz)
+    for row in _rows(orders, tz):
         by_day.setdefault(row["start"].date(), []).append(row)
     picked = _parse_day(request.GET.get("day", ""))
     if picked is not None and not (first <= picked < after):
