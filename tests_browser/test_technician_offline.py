@@ -258,5 +258,15 @@ def test_a_status_change_lost_on_the_way_is_queued_and_sent(live_server, chromiu
         sink = WorkOrder.objects.get(pk=sink.pk)
         assert sink.status == Status.IN_PROGRESS
         assert WorkOrderEvent.objects.get(order=sink, kind=Event.STARTED).data.get("sync_id")
+
+        # Logging out leaves nothing of the technician's pages on the phone.
+        cache_name = f"slotwise-tech-{w.tech.user.pk}"
+        assert page.evaluate("(name) => caches.has(name)", cache_name)
+        with page.expect_navigation():
+            page.evaluate("document.querySelector('form[action$=\"/logout/\"]').submit()")
+        deadline = time.monotonic() + 15
+        while page.evaluate("(name) => caches.has(name)", cache_name):
+            assert time.monotonic() < deadline, "the technician's cache outlived the log-out"
+            time.sleep(0.2)
     finally:
         context.close()
