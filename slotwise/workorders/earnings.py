@@ -39,7 +39,7 @@ from slotwise.org.selectors import staff_for
 
 from .models import Earning, Payout, PayRule, Question
 
-ZERO = Decimal("0")
+ZERO = Decimal("0.00")
 TWO_PLACES = Decimal("0.01")
 #: the periods the summaries show
 WEEKS = 8
@@ -365,6 +365,7 @@ def pay_overview(user) -> list[TechnicianPay]:
             holder=Holder.STAFF,
             handed_over_at__isnull=True,
             paid_amount__gt=0,
+            currency=F("organisation__currency"),
         )
         .values("received_by")
         .annotate(total=Sum(F("paid_amount") - F("refunded_amount")), count=Count("pk"))
