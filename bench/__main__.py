@@ -18,6 +18,7 @@ BENCHMARKS = {
     "inbound": "bench.inbound",
     "outbox": "bench.outbox",
     "onboarding": "bench.onboarding",
+    "dispatch_board": "bench.dispatch_board",
     "tech_today": "bench.tech_today",
 }
 

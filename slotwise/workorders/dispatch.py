@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,7 @@ from slotwise.org.roles import AGENDA_ROLES
 from slotwise.scheduling import availability
 from slotwise.scheduling.selectors import RankedOption, agenda_gaps, find_options, visit_spec
 
+from . import transitions
 from .models import Status, WorkOrder
 
 #: the search window of an order without a visit window (from now)
@@ -45,6 +46,8 @@ UNASSIGNED_LIMIT = 100
 #: the board's time axis when nobody works that day (local hours)
 DEFAULT_AXIS = (8, 18)
 GAP_MIN_MINUTES = 15
+#: statuses an order can be (re)assigned from (the state machine's "assign" sources)
+ASSIGNABLE = frozenset(transitions.TRANSITIONS["assign"].sources)
 
 
 # -- the board ----------------------------------------------------------------------------------
@@ -57,26 +60,54 @@ def local_day_bounds(tz: str, day: datetime.date) -> tuple[datetime.datetime, da
     return start, end
 
 
-@dataclass
+@dataclass(slots=True)
+class BoardOrder:
+    """What the board shows of one order (read as plain values: hundreds per page)."""
+
+    public_id: str
+    number: int
+    title: str
+    status: str
+    status_label: str
+    customer: str
+    place: str  # the city, else the postcode
+    duplicate: bool
+    url: str  # the office order page
+    candidates_url: str  # find a technician / reassign
+
+    @property
+    def reassignable(self) -> bool:
+        return self.status in ASSIGNABLE
+
+
+@dataclass(slots=True)
 class BoardItem:
     kind: str  # "order" or "gap"
-    start: datetime.datetime  # local
-    end: datetime.datetime  # local
+    start: datetime.datetime | None  # local
+    end: datetime.datetime | None  # local
     label: str  # "09:00–10:00"
     left: float = 0.0  # position on the time axis, percent
     width: float = 0.0
-    order: WorkOrder | None = None
-    url: str = ""  # the office order page
-    candidates_url: str = ""  # reassign
+    order: BoardOrder | None = None
+
+
+@dataclass(slots=True)
+class BoardStaff:
+    pk: int
+    name: str
+    unit_name: str
 
 
 @dataclass
 class BoardRow:
-    staff: Staff
-    name: str
+    staff: BoardStaff
     items: list[BoardItem] = field(default_factory=list)
     orders: int = 0
     free_minutes: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.staff.name
 
 
 @dataclass
@@ -93,46 +124,38 @@ class Board:
     orders: int = 0
 
 
-def _technicians(organisation, unit: OrgUnit, day: datetime.date) -> list[Staff]:
+def _does_visits():
+    return Exists(StaffRole.objects.filter(staff=OuterRef("pk"), role__in=list(AGENDA_ROLES)))
+
+
+def _technicians(organisation, unit: OrgUnit, day: datetime.date) -> list[BoardStaff]:
     """The staff of `unit` and the units below who do visits and are active on `day`."""
-    does_visits = StaffRole.objects.filter(staff=OuterRef("pk"), role__in=list(AGENDA_ROLES))
-    return list(
+    rows = (
         Staff.objects.filter(
             organisation=organisation, unit__path__startswith=unit.path, active_from__lte=day
         )
         .filter(Q(active_to__isnull=True) | Q(active_to__gte=day))
-        .filter(Exists(does_visits))
-        .select_related("user", "unit")
+        .filter(_does_visits())
         .order_by("unit__path", "user__first_name", "user__last_name", "pk")
+        .values_list("pk", "user__first_name", "user__last_name", "user__username", "unit__name")
     )
+    return [
+        BoardStaff(pk=pk, name=f"{first} {last}".strip() or username, unit_name=unit_name)
+        for pk, first, last, username, unit_name in rows
+    ]
 
 
-def _order_fields():
-    return (
-        "id",
-        "public_id",
-        "organisation_id",
-        "number",
-        "status",
-        "version",
-        "title",
-        "technician_id",
-        "unit_id",
-        "window_start",
-        "window_end",
-        "scheduled_start",
-        "scheduled_end",
-        "currency",
-        "total",
-        "duplicate_of_id",
-        "contact__id",
-        "contact__first_name",
-        "contact__last_name",
-        "location__id",
-        "location__postcode",
-        "location__city",
-        "location__address",
-    )
+_ORDER_VALUES = (
+    "public_id",
+    "number",
+    "title",
+    "status",
+    "contact__first_name",
+    "contact__last_name",
+    "location__city",
+    "location__postcode",
+    "duplicate_of_id",
+)
 
 
 def _url_maker(name: str):
@@ -147,26 +170,51 @@ def _hhmm(moment: datetime.datetime) -> str:
     return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
+class _Orders:
+    """Builds `BoardOrder`s from value rows (labels translated once per status)."""
+
+    def __init__(self):
+        self.order_url = _url_maker("order")
+        self.candidates_url = _url_maker("dispatch_order")
+        self.labels = {value: str(label) for value, label in Status.choices}
+
+    def __call__(self, row) -> BoardOrder:
+        public_id, number, title, status, first, last, city, postcode, duplicate = row
+        public_id = str(public_id)
+        return BoardOrder(
+            public_id=public_id,
+            number=number,
+            title=title,
+            status=status,
+            status_label=self.labels.get(status, status),
+            customer=f"{first} {last}".strip(),
+            place=city or postcode or "",
+            duplicate=duplicate is not None,
+            url=self.order_url(public_id),
+            candidates_url=self.candidates_url(public_id),
+        )
+
+
 def dispatch_board(
     *, organisation, unit: OrgUnit, day: datetime.date, now: datetime.datetime | None = None
 ) -> Board:
     """The board of `unit` (and below) for the local date `day`: one row per technician with
     their orders and free time, and the unassigned orders whose window touches the day (or
-    that have no window yet)."""
+    that have no window yet). Orders are read as values, not model instances."""
     now = now or timezone.now()
     tz = organisation.time_zone
     zone = ZoneInfo(tz)
     day_start, day_end = local_day_bounds(tz, day)
     members = _technicians(organisation, unit, day)
     ids = [m.pk for m in members]
-    order_url = _url_maker("order")
-    candidates_url = _url_maker("dispatch_order")
+    make = _Orders()
 
     items: dict[int, list[BoardItem]] = {sid: [] for sid in ids}
     counts: dict[int, int] = dict.fromkeys(ids, 0)
     total_orders = 0
+    gaps: dict = {}
     if ids:
-        orders = (
+        rows = (
             WorkOrder.objects.filter(
                 organisation=organisation,
                 technician_id__in=ids,
@@ -174,25 +222,21 @@ def dispatch_board(
                 scheduled_end__gt=day_start,
             )
             .exclude(status=Status.CANCELLED)
-            .select_related("contact", "location")
-            .only(*_order_fields())
             .order_by("scheduled_start", "pk")
+            .values_list("technician_id", "scheduled_start", "scheduled_end", *_ORDER_VALUES)
         )
-        for order in orders:
-            start = order.scheduled_start.astimezone(zone)
-            end = order.scheduled_end.astimezone(zone)
-            items[order.technician_id].append(
+        for technician_id, start, end, *values in rows:
+            start, end = start.astimezone(zone), end.astimezone(zone)
+            items[technician_id].append(
                 BoardItem(
                     kind="order",
                     start=start,
                     end=end,
                     label=f"{_hhmm(start)}–{_hhmm(end)}",
-                    order=order,
-                    url=order_url(order.public_id),
-                    candidates_url=candidates_url(order.public_id),
+                    order=make(values),
                 )
             )
-            counts[order.technician_id] += 1
+            counts[technician_id] += 1
             total_orders += 1
         gaps = agenda_gaps(
             organisation=organisation,
@@ -202,8 +246,6 @@ def dispatch_board(
             min_minutes=GAP_MIN_MINUTES,
             now=now,
         )
-    else:
-        gaps = {}
     free: dict[int, int] = dict.fromkeys(ids, 0)
     for sid, ranges in gaps.items():
         for gs, ge in ranges:
@@ -220,71 +262,50 @@ def dispatch_board(
         axis_start, axis_end = DEFAULT_AXIS
     else:
         axis_start = first.hour if first.date() == day else 0
-        axis_end = (
-            (last.hour + (1 if (last.minute or last.second) else 0)) if last.date() == day else 24
-        )
+        if last.date() == day:
+            axis_end = last.hour + (1 if (last.minute or last.second) else 0)
+        else:
+            axis_end = 24
         axis_end = max(axis_end, axis_start + 1)
     axis_from = datetime.datetime.combine(day, datetime.time(), tzinfo=zone) + datetime.timedelta(
         hours=axis_start
     )
     span = (axis_end - axis_start) * 60.0
 
-    def place(item: BoardItem) -> None:
-        lo = max(0.0, (item.start - axis_from).total_seconds() / 60)
-        hi = min(span, (item.end - axis_from).total_seconds() / 60)
-        item.left = round(100 * lo / span, 2)
-        item.width = round(max(0.0, 100 * (hi - lo) / span), 2)
-
-    rows = []
+    board_rows = []
     for m in members:
         row_items = items[m.pk]
         row_items.sort(key=lambda i: (i.start, i.kind != "order"))
         for item in row_items:
-            place(item)
-        name = f"{m.user.first_name} {m.user.last_name}".strip() or m.user.get_username()
-        rows.append(
-            BoardRow(
-                staff=m, name=name, items=row_items, orders=counts[m.pk], free_minutes=free[m.pk]
-            )
+            lo = max(0.0, (item.start - axis_from).total_seconds() / 60)
+            hi = min(span, (item.end - axis_from).total_seconds() / 60)
+            item.left = round(100 * lo / span, 2)
+            item.width = round(max(0.0, 100 * (hi - lo) / span), 2)
+        board_rows.append(
+            BoardRow(staff=m, items=row_items, orders=counts[m.pk], free_minutes=free[m.pk])
         )
 
-    unassigned_qs = (
+    drafts = list(
         WorkOrder.objects.filter(
             organisation=organisation, status=Status.DRAFT, unit__path__startswith=unit.path
         )
         .filter(
             Q(window_start__isnull=True) | Q(window_start__lt=day_end, window_end__gt=day_start)
         )
-        .select_related("contact", "location")
-        .only(*_order_fields())
-        .order_by("window_start", "created_at", "pk")
+        .order_by(F("window_start").asc(nulls_last=True), "created_at", "pk")
+        .values_list("window_start", "window_end", *_ORDER_VALUES)[: UNASSIGNED_LIMIT + 1]
     )
-    drafts = list(unassigned_qs[: UNASSIGNED_LIMIT + 1])
     unassigned = []
-    for order in drafts[:UNASSIGNED_LIMIT]:
-        if order.window_start is not None:
-            ws, we = order.window_start.astimezone(zone), order.window_end.astimezone(zone)
-            same = ws.date() == we.date() or we == datetime.datetime.combine(
-                ws.date() + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
-            )
-            label = (
-                f"{_hhmm(ws)}–{_hhmm(we)}"
-                if same and ws.date() == day
-                else f"{ws:%d.%m} {_hhmm(ws)} – {we:%d.%m} {_hhmm(we)}"
-            )
-        else:
-            ws = we = None
-            label = ""
+    for ws, we, *values in drafts[:UNASSIGNED_LIMIT]:
+        label = ""
+        if ws is not None:
+            ws, we = ws.astimezone(zone), we.astimezone(zone)
+            if ws.date() == day and (we.date() == day or we == day_end):
+                label = f"{_hhmm(ws)}–{_hhmm(we)}"
+            else:
+                label = f"{ws:%d.%m} {_hhmm(ws)} – {we:%d.%m} {_hhmm(we)}"
         unassigned.append(
-            BoardItem(
-                kind="order",
-                start=ws,
-                end=we,
-                label=label,
-                order=order,
-                url=order_url(order.public_id),
-                candidates_url=candidates_url(order.public_id),
-            )
+            BoardItem(kind="order", start=ws, end=we, label=label, order=make(values))
         )
     ticks = [
         (f"{h:02d}", round(100 * (h - axis_start) / (axis_end - axis_start), 2))
@@ -294,7 +315,7 @@ def dispatch_board(
         day=day,
         unit=unit,
         tz=tz,
-        rows=rows,
+        rows=board_rows,
         unassigned=unassigned,
         unassigned_more=len(drafts) > UNASSIGNED_LIMIT,
         axis_start=axis_start,
@@ -376,9 +397,8 @@ def fitting_technicians(
         regions_required=required,
         unit=unit,
     )
-    does_visits = StaffRole.objects.filter(staff=OuterRef("pk"), role__in=list(AGENDA_ROLES))
     return list(
-        qs.filter(Exists(does_visits))
+        qs.filter(_does_visits())
         .select_related("user", "unit")
         .order_by("user__first_name", "user__last_name", "pk")
     )

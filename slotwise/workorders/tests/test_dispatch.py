@@ -73,7 +73,7 @@ def test_board_shows_technicians_their_orders_gaps_and_the_unassigned(client):
     assert [row.staff.pk for row in board.rows] == [w.tech2.pk, w.tech.pk]  # Ana, Tom
     tom = next(row for row in board.rows if row.staff.pk == w.tech.pk)
     orders = [i for i in tom.items if i.kind == "order"]
-    assert [i.order.pk for i in orders] == [assigned.pk]
+    assert [i.order.public_id for i in orders] == [str(assigned.public_id)]
     assert orders[0].label == "10:00–11:00"
     gaps = [i.label for i in tom.items if i.kind == "gap"]
     # working 07–20 with the visit 10–11 (buffers of the type are 0)
@@ -81,10 +81,12 @@ def test_board_shows_technicians_their_orders_gaps_and_the_unassigned(client):
     ana = next(row for row in board.rows if row.staff.pk == w.tech2.pk)
     assert [i.label for i in ana.items] == ["07:00–20:00"] and ana.orders == 0
     # the unassigned column: drafts whose window touches the day, or without a window
-    unassigned = [i.order.pk for i in board.unassigned]
-    assert set(unassigned) == {draft.pk, no_window.pk}
-    assert other_day.pk not in unassigned and assigned.pk not in unassigned
-    assert next(i for i in board.unassigned if i.order.pk == draft.pk).label == "12:00–16:00"
+    unassigned = [i.order.public_id for i in board.unassigned]
+    assert set(unassigned) == {str(draft.public_id), str(no_window.public_id)}
+    assert str(other_day.public_id) not in unassigned
+    item = next(i for i in board.unassigned if i.order.public_id == str(draft.public_id))
+    assert item.label == "12:00–16:00" and item.order.status_label == "New"
+    assert item.order.customer == str(w.contact) and item.order.place == "Los Angeles"
     html = response.content.decode()
     assert "Boiler check" in html and "Broken tap" in html and "Whenever" in html
     assert "st-assigned" in html
@@ -144,9 +146,10 @@ def test_board_queries_do_not_grow_with_technicians_and_orders(
     _assign(w, _order(w), w.tech, local(day, 9))
     few, _response = _board_queries(client, django_assert_max_num_queries, w, day)
 
-    for n in range(6):
+    techs = [w.tech, w.tech2] + [
         make_staff(w.org, unit=w.team, skills={"plumbing": 3}, first_name=f"Tech{n}")
-    techs = dispatch._technicians(w.org, w.team, day)
+        for n in range(6)
+    ]
     for i, tech in enumerate(techs):
         for hour in (8, 11, 14):
             _assign(w, _order(w, title=f"Job {i}-{hour}"), tech, local(day, hour))
@@ -277,7 +280,7 @@ def test_assign_from_the_page(client):
     # the board shows it in the technician's row
     board = client.get(_board_url(next_day(), w.team)).context["board"]
     row = next(r for r in board.rows if r.staff.pk == best.staff.pk)
-    assert [i.order.pk for i in row.items if i.kind == "order"] == [order.pk]
+    assert [i.order.public_id for i in row.items if i.kind == "order"] == [str(order.public_id)]
 
 
 def test_reassign_with_htmx_moves_the_visit(client):
