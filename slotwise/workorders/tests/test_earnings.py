@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -317,6 +319,23 @@ def test_technician_sees_only_their_own_earnings(client, w):
     assert client.get(reverse("workorders:questions")).status_code == 403
 
 
+def test_technician_page_queries_do_not_grow_with_the_history(
+    client, w, django_assert_max_num_queries
+):
+    today = timezone.now().astimezone(LA).date()
+    earning(w, w.tech, today, "10.00")
+    login(client, w.tech)
+    with django_assert_max_num_queries(20) as few:
+        assert client.get(reverse("workorders:tech_earnings")).status_code == 200
+    for i in range(40):
+        earning(w, w.tech, today - dt.timedelta(days=i * 3), "1.25")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("workorders:tech_earnings"))
+    assert response.context["summary"].unpaid == Decimal("60.00")
+    assert len(response.context["history"]) == 25  # one page
+    assert client.get(reverse("workorders:tech_earnings") + "?page=2").status_code == 200
+
+
 def test_customer_and_anonymous_get_nothing(client, w):
     assert client.get(reverse("workorders:tech_earnings")).status_code == 302  # to the login
     client.force_login(UserFactory())
@@ -596,3 +615,32 @@ def test_completion_answers_the_organisation_s_questions(w):
     order = services.work_order_complete(order=order, data=data, actor=w.tech.user)
     assert order.status == Status.COMPLETED
     assert order.completion.answers == {f"q{q.pk}": {"question": "Area cleaned?", "answer": "yes"}}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+def test_concurrent_payouts_pay_once():
+    """Eight managers press "Record payout" at the same moment: one payout, the rest refused."""
+    w = World()
+    today = timezone.now().astimezone(LA).date()
+    for i in range(5):
+        earning(w, w.tech, today - dt.timedelta(days=i), f"{10 + i}.10")
+
+    def attempt(_):
+        try:
+            earnings.payout_record(technician=w.tech, up_to=today)
+            return "ok"
+        except ValidationError:
+            return "refused"
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    assert sorted(map(str, results)) == ["ok"] + ["refused"] * 7
+    payout = Payout.objects.get(technician=w.tech)
+    assert payout.amount == Decimal("60.50")
+    assert set(Earning.objects.values_list("payout", flat=True)) == {payout.pk}
