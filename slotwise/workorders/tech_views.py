@@ -46,8 +46,8 @@ from .models import (
 )
 from .questionnaire import questions_for
 
-#: the empty rows of the extras form (JavaScript adds more; without it, three at a time)
-EXTRA_ROWS = 3
+#: the empty rows of the extras form (JavaScript adds more; without it, two at a time)
+EXTRA_ROWS = 2
 #: the most rows the extras form takes in one submission
 MAX_EXTRA_ROWS = 30
 #: the statuses a technician reads as "done" in the lists (S2.5)
