@@ -73,8 +73,7 @@ PREFIXES = {
 
 def _plain(value: Decimal) -> str:
     """A decimal as typed: 1.500 → "1.5", 100.00 → "100" (never "1E+2")."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _office(request):

@@ -778,3 +778,21 @@ def test_order_page_location_other_than_customer(client, w):
     )
     assert response.status_code == 302
     assert fresh(order).location is None
+
+
+def test_order_page_in_a_constant_number_of_queries(client, w, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order = completed(w)
+    login(client, w.manager)
+    client.get(order_url(order))  # warm-up (caches of the first request)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(order_url(order)).status_code == 200
+    for i in range(6):
+        services.comment_add(order=order, author=w.tech.user, side="technician", body=f"c{i}")
+        photo_add(order=order, upload=photo_upload(), actor=w.tech.user)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(order_url(order))
+    assert len(page.context["comments"]) == 6 and len(page.context["photos"]) == 7
+    assert len(few.captured_queries) <= 30
