@@ -812,6 +812,12 @@ def _decimal(raw, *, field_name: str, errors: dict, places: int = 2) -> Decimal 
 
 
 LINK_METHOD = "link"
+#: payments' field names for a payment link → the completion form's
+LINK_ERROR_FIELDS = {
+    "sms_to": "link_sms_to",
+    "email_to": "link_email_to",
+    "amount": "payment_amount",
+}
 
 
 def completion_methods() -> list[tuple[str, str]]:
@@ -835,6 +841,7 @@ def work_order_complete(
     (cash and checks stay with `received_by`, the technician), or a payment link the client pays
     online. The order then waits for the manager's confirmation."""
     from slotwise.payments import onsite
+    from slotwise.payments.models import PaymentStatus
 
     from .questionnaire import clean_answers
 
@@ -874,21 +881,41 @@ def work_order_complete(
         payment = None
         amount = Money(values["payment_amount"], current.currency)
         tip = Money(values["tips"], current.currency)
-        if data.payment_method == LINK_METHOD:
+        previous = Completion.objects.filter(order=current).select_related("payment").first()
+        if (
+            previous is not None
+            and previous.payment is not None
+            and previous.payment.status not in (PaymentStatus.FAILED, PaymentStatus.CANCELLED)
+            and previous.payment_method == data.payment_method
+            and previous.payment_amount == values["payment_amount"]
+            and previous.tips == values["tips"]
+        ):
+            # Sent back and completed again with the same payment: it was recorded (or its
+            # link sent) the first time, so it is not recorded twice.
+            payment = previous.payment
+        elif data.payment_method == LINK_METHOD:
             if amount.amount <= 0:
                 raise ValidationError(
                     {"payment_amount": _("A payment link needs an amount above zero.")}
                 )
-            link = onsite.payment_link_create(
-                organisation=current.organisation,
-                amount=amount + tip,
-                booking=current.booking,
-                contact=current.contact,
-                sms_to=data.link_sms_to,
-                email_to=data.link_email_to,
-                work_order=current,
-                actor=actor,
-            )
+            try:
+                link = onsite.payment_link_create(
+                    organisation=current.organisation,
+                    amount=amount + tip,
+                    booking=current.booking,
+                    contact=current.contact,
+                    sms_to=data.link_sms_to,
+                    email_to=data.link_email_to,
+                    work_order=current,
+                    actor=actor,
+                )
+            except ValidationError as err:  # named after the completion form's fields
+                raise ValidationError(
+                    {
+                        LINK_ERROR_FIELDS.get(key, "payment_method"): messages
+                        for key, messages in err.message_dict.items()
+                    }
+                ) from None
             payment = link.payment
         elif amount.amount > 0 or tip.amount > 0:
             payment = onsite.onsite_payment_record(

@@ -33,6 +33,7 @@ from .fixtures import World, local, make_location, make_org, make_staff, next_da
 
 pytestmark = pytest.mark.django_db
 
+ANSWERS = {"finished": "yes", "client_checked": "no", "rating": "4"}
 MONEY_FIELDS = ("work_cost", "extras_cost", "travel_cost", "toll_miles", "tips")
 
 
@@ -104,7 +105,7 @@ def _full(order: WorkOrder, **overrides) -> services.CompletionInput:
         "tips": "0",
         "payment_method": "cash",
         "payment_amount": str(order.total),
-        "answers": {"finished": "yes", "client_checked": "no", "rating": "4"},
+        "answers": dict(ANSWERS),
     }
     values.update(overrides)
     return services.CompletionInput(**values)
@@ -467,7 +468,8 @@ def test_payment_link_without_an_online_provider_is_refused(w):
         services.work_order_complete(
             order=order, data=_full(order, payment_method="link"), actor=w.tech.user
         )
-    assert "provider" in err.value.message_dict
+    assert list(err.value.message_dict) == ["payment_method"]
+    assert "No online payment method" in err.value.message_dict["payment_method"][0]
     _assert_not_completed(order)
 
 
@@ -527,13 +529,31 @@ def test_return_sends_the_order_back_with_a_comment(w):
     )
     assert order.status == Status.PAUSED and order.completed_at is None
     assert order.comments.get().body == "Photo of the meter, please"
-    # the technician completes again: the completion is replaced, not doubled
+    # the technician completes again: the completion is replaced, not doubled, and the cash
+    # recorded the first time is not recorded a second time
+    first_payment = order.completion.payment
     order = services.work_order_act(order=order, action="resume", actor=w.tech.user)
     order = services.work_order_complete(
-        order=order, data=_full(order, payment_method="zelle"), actor=w.tech.user
+        order=order, data=_full(order, answers={**ANSWERS, "rating": "5"}), actor=w.tech.user
     )
     assert Completion.objects.filter(order=order).count() == 1
-    assert order.completion.payment_method == "zelle"
+    assert order.completion.payment_id == first_payment.pk
+    assert order.completion.answers["rating"]["answer"] == 5
+    assert Payment.objects.filter(work_order=order).count() == 1
+
+
+def test_link_errors_name_the_completion_fields(w):
+    ProviderConfig.objects.create(organisation=w.org, provider="test")
+    order = _started(w)
+    photo_add(order=order, upload=photo_upload(), actor=w.tech.user)
+    with pytest.raises(ValidationError) as err:
+        services.work_order_complete(
+            order=order,
+            data=_full(order, payment_method="link", link_email_to="not an address"),
+            actor=w.tech.user,
+        )
+    assert list(err.value.message_dict) == ["link_email_to"]
+    _assert_not_completed(order)
 
 
 # -- audit --------------------------------------------------------------------------------------

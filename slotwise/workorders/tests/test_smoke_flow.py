@@ -96,5 +96,6 @@ def test_order_from_intake_to_closed():
         "extras_submitted",
         "extras_approved",
         "completed",
+        "updated",  # the cash payment is paid (payment_hooks)
         "confirmed",
     ]
