@@ -90,22 +90,6 @@ def _safe_url(name: str) -> str | None:
         return None
 
 
-def _tabs(current: str) -> list[dict]:
-    tabs = [
-        ("today", _("Today"), "workorders:tech_today"),
-        ("tomorrow", _("Tomorrow"), "workorders:tech_tomorrow"),
-        ("month", _("Month"), "workorders:tech_month"),
-        ("earnings", _("Earnings"), "workorders:tech_earnings"),
-        ("profile", _("Profile"), "workorders:tech_profile"),
-    ]
-    out = []
-    for key, label, name in tabs:
-        url = _safe_url(name)
-        if url:
-            out.append({"key": key, "label": label, "url": url, "current": key == current})
-    return out
-
-
 # -- lists: today, tomorrow, month (S2.5) --------------------------------------------------------
 
 
@@ -176,7 +160,6 @@ def _day_page(request, *, offset: int, tab: str, title: str):
         request,
         "workorders/tech/day.html",
         {
-            "tabs": _tabs(tab),
             "tab": tab,
             "heading": title,
             "day": day,
@@ -258,7 +241,6 @@ def month(request):
         request,
         "workorders/tech/month.html",
         {
-            "tabs": _tabs("month"),
             "tab": "month",
             "first": first,
             "month_param": first.strftime("%Y-%m"),
@@ -321,7 +303,6 @@ def _card_context(request, order: WorkOrder, **extra) -> dict:
     )
     on_site = card.status in (Status.IN_PROGRESS, Status.PAUSED)
     context = {
-        "tabs": _tabs(""),
         "order": card,
         "row": _row(card, tz),
         "tz_name": card.organisation.time_zone,
@@ -652,7 +633,6 @@ def _completion_page(request, order: WorkOrder, values: dict, errors: dict, stat
         request,
         "workorders/tech/complete.html",
         {
-            "tabs": _tabs(""),
             "order": card,
             "values": values,
             "errors": field_errors,
@@ -740,7 +720,6 @@ def profile(request):
         request,
         "workorders/tech/profile.html",
         {
-            "tabs": _tabs("profile"),
             "staff": staff,
             "profile_user": user,
             "hours_url": _safe_url("scheduling:my_hours"),

@@ -704,3 +704,19 @@ def test_profile_shows_personal_data_and_links(client, w):
     assert "+13105550199" in html and user.get_full_name() in html
     assert reverse("scheduling:my_hours") in html
     assert reverse("chat:office") in html
+
+
+def test_every_page_has_the_apps_tabs_with_the_current_one_marked(client, w):
+    client.force_login(w.tech.user)
+    for name, key in (
+        ("tech_today", "today"),
+        ("tech_tomorrow", "tomorrow"),
+        ("tech_month", "month"),
+        ("tech_profile", "profile"),
+    ):
+        html = client.get(reverse(f"workorders:{name}")).content.decode()
+        assert f'data-testid="tab-{key}" aria-current="page"' in html, name
+        assert html.count('aria-current="page"') == 1
+        assert f'href="{reverse("workorders:tech_month")}"' in html
+    # the offline queue's include is on every page of the app
+    assert 'data-testid="offline-queue"' in html
