@@ -283,6 +283,44 @@ def _catalogue_json(items) -> dict:
     }
 
 
+def completion_checks(order: WorkOrder, completion, totals: money.Totals) -> list[str]:
+    """What the manager should look at before confirming (S2.9): the technician's figures that
+    differ from the agreed order."""
+    if completion is None:
+        return []
+    currency = order.currency
+    checks = []
+    for value, agreed, text in (
+        (
+            completion.work_cost,
+            totals.labour.amount,
+            _(
+                "The work cost (%(given)s %(currency)s) differs from the agreed labour "
+                "(%(agreed)s %(currency)s)."
+            ),
+        ),
+        (
+            completion.extras_cost,
+            totals.extras.amount,
+            _(
+                "The extras (%(given)s %(currency)s) differ from the agreed services and goods "
+                "(%(agreed)s %(currency)s)."
+            ),
+        ),
+        (
+            completion.payment_amount,
+            order.total,
+            _(
+                "The amount paid (%(given)s %(currency)s) differs from the agreed total "
+                "(%(agreed)s %(currency)s)."
+            ),
+        ),
+    ):
+        if value != agreed:
+            checks.append(text % {"given": value, "agreed": agreed, "currency": currency})
+    return checks
+
+
 def _context(request, order: WorkOrder, bound: dict | None = None) -> dict:
     """Everything the order page shows, in a constant number of queries; `bound` holds the
     submitted form (with its errors) that replaces the fresh one of the same name."""
@@ -318,6 +356,7 @@ def _context(request, order: WorkOrder, bound: dict | None = None) -> dict:
         selectors.orders_for(user).filter(pk=duplicate.pk).exists()
     )
     items = list(_items(order, lines)) if editable else []
+    totals = _totals(agreed, order.currency)
     context = {
         "order": order,
         "zone": zone,
@@ -327,7 +366,8 @@ def _context(request, order: WorkOrder, bound: dict | None = None) -> dict:
         "lines": lines,
         "agreed_lines": agreed,
         "rejected_lines": [x for x in lines if x.state == LineState.REJECTED],
-        "totals": _totals(agreed, order.currency),
+        "totals": totals,
+        "completion_checks": completion_checks(order, completion, totals),
         "pending": pending,
         "pending_lines": pending_lines,
         "pending_totals": _totals(pending_lines, order.currency) if pending else None,

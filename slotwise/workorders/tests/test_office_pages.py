@@ -548,6 +548,8 @@ def test_completion_review_and_confirm(client, w):
     assert set(page.context["actions"]) == {"return", "confirm"}
     assert "12.0" in body and "10.00 USD" in body and "Cash" in body
     assert "How satisfied was the client" in body
+    # The figures match the agreed order except the extras' price list (none agreed): no flags.
+    assert page.context["completion_checks"] == []
     photo = order.photos.get()
     assert reverse("workorders:photo_thumb", kwargs={"photo_id": photo.public_id}) in body
     response = client.post(order_url(order, "order_confirm"))
@@ -557,6 +559,31 @@ def test_completion_review_and_confirm(client, w):
     assert order.completion.confirmed_by_id == w.manager.user_id
     page = client.get(order_url(order))
     assert page.context["actions"] == {}
+
+
+def test_completion_review_flags_figures_that_differ(client, w):
+    order = started(w)
+    photo_add(order=order, upload=photo_upload(), actor=w.tech.user)
+    services.work_order_complete(
+        order=order,
+        data=services.CompletionInput(
+            work_cost="100.00",
+            extras_cost="0",
+            travel_cost="0",
+            toll_miles="0",
+            tips="0",
+            payment_method="zelle",
+            payment_amount="100.00",
+            answers=ANSWERS,
+        ),
+        actor=w.tech.user,
+    )
+    page = login(client, w.manager).get(order_url(order))
+    assert page.context["completion_checks"] == [
+        "The work cost (100.00 USD) differs from the agreed labour (120.00 USD).",
+        "The amount paid (100.00 USD) differs from the agreed total (120.00 USD).",
+    ]
+    assert 'data-testid="completion-checks"' in page.content.decode()
 
 
 def test_confirm_before_completion_shows_the_state_machines_message(client, w):
