@@ -24,6 +24,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -308,7 +309,15 @@ def new_order(request):
     zone = org_zone(organisation)
     if request.method == "GET":
         form = NewOrderForm(user=request.user, staff=staff)
-        return render(request, "workorders/intake/new.html", {"form": form, "contact": None})
+        contact = None
+        if request.GET.get("contact"):  # "New order" from a contact's card
+            try:
+                contact = (
+                    contacts_for(request.user).filter(public_id=request.GET["contact"]).first()
+                )
+            except (ValueError, TypeError, DjangoValidationError):
+                contact = None
+        return render(request, "workorders/intake/new.html", {"form": form, "contact": contact})
     with timezone.override(zone):
         form = NewOrderForm(request.POST, user=request.user, staff=staff)
         valid = form.is_valid()

@@ -597,3 +597,14 @@ def test_web_request_order_is_not_visible_to_a_technician(client, w):
     assert not w.tech.user.has_perm("workorders.view_order", order)
     other_manager = make_staff(w.org, unit=w.other_team, roles=(Role.MANAGER,), hours=())
     assert not other_manager.user.has_perm("workorders.view_order", order)
+
+
+def test_new_order_page_can_start_from_a_customer(client, w):
+    client.force_login(w.manager.user)
+    page = client.get(f"{NEW}?contact={w.contact.public_id}")
+    assert page.status_code == 200 and page.context["contact"] == w.contact
+    stranger = ContactFactory(organisation=make_org())
+    assert client.get(f"{NEW}?contact={stranger.public_id}").context["contact"] is None
+    assert client.get(f"{NEW}?contact=not-a-uuid").context["contact"] is None
+    response = client.post(NEW, {"source": "phone", "contact": "not-a-uuid", "title": "T"})
+    assert response.status_code == 400 and "contact" in response.context["form"].errors
