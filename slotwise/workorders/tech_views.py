@@ -186,6 +186,8 @@ def tomorrow(request):
 def _parse_month(raw: str, fallback: datetime.date) -> datetime.date:
     try:
         year, month = (int(x) for x in (raw or "").split("-"))
+        if not 1900 <= year <= 2200:
+            raise ValueError(year)
         return datetime.date(year, month, 1)
     except (ValueError, TypeError):
         return fallback.replace(day=1)

@@ -222,6 +222,10 @@ def test_month_with_bad_parameters_shows_the_current_month(client, w):
     assert response.status_code == 200
     assert response.context["first"] == today().replace(day=1)
     assert response.context["picked"] is None
+    for bad in ("0001-01", "9999-12", "-5-1", "2026"):
+        response = client.get(reverse("workorders:tech_month"), {"month": bad})
+        assert response.status_code == 200, bad
+        assert response.context["first"] == today().replace(day=1)
 
 
 def test_list_pages_need_a_technician(client, w):
