@@ -724,3 +724,36 @@ def test_every_page_has_the_apps_tabs_with_the_current_one_marked(client, w):
         assert f'href="{reverse("workorders:tech_month")}"' in html
     # the offline queue's include is on every page of the app
     assert 'data-testid="offline-queue"' in html
+
+
+def test_completion_with_a_payment_link(client, w):
+    from slotwise.payments.models import ProviderConfig
+
+    order = on_site(w)
+    photo_add(order=order, upload=photo_upload(), actor=w.tech.user)
+    client.force_login(w.tech.user)
+    url = reverse("workorders:tech_complete", args=[order.public_id])
+    # no online payment method enabled: refused with a message, nothing recorded
+    response = client.post(url, complete_data(payment_method="link", link_email_to=""))
+    assert response.status_code == 400
+    assert "No online payment method is enabled" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Status.IN_PROGRESS
+    assert not Payment.objects.filter(work_order=order).exists()
+    ProviderConfig.objects.create(organisation=w.org, provider="test")
+    # a bad e-mail address for the link: its own field's error
+    response = client.post(
+        url, complete_data(payment_method="link", link_email_to="not-an-address")
+    )
+    assert response.status_code == 400
+    assert "link_email_to" in response.context["errors"]
+    assert not Payment.objects.filter(work_order=order).exists()
+    response = client.post(
+        url, complete_data(payment_method="link", link_email_to="client@example.com")
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED
+    payment = order.completion.payment
+    assert payment.work_order_id == order.pk and payment.purpose == "on_site"
+    assert payment.amount == Decimal("85.00")  # the amount and the tip, paid online
