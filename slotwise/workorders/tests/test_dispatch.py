@@ -96,6 +96,18 @@ def test_board_shows_technicians_their_orders_gaps_and_the_unassigned(client):
     assert response.context["next_day"] == day + dt.timedelta(days=1)
 
 
+def test_board_escapes_what_customers_wrote(client):
+    w = World()
+    day = next_day()
+    w.contact.first_name = "<b>Eve</b>"
+    w.contact.save()
+    _assign(w, _order(w, title="<script>alert(1)</script>"), w.tech, local(day, 10))
+    client.force_login(w.manager.user)
+    html = client.get(_board_url(day, w.team)).content.decode()
+    assert "<script>alert(1)</script>" not in html and "<b>Eve</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
+
+
 def test_board_axis_positions_orders_on_the_time_axis(client):
     w = World()
     day = next_day()
