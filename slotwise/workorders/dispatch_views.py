@@ -9,6 +9,7 @@ outside their units is a 404 too.
 from __future__ import annotations
 
 import datetime
+import uuid
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -67,6 +68,12 @@ def _day(value: str, tz: str) -> datetime.date:
 @require_GET
 def board(request):
     staff = _manager(request)
+    if request.GET.get("order"):  # /work/dispatch/?order=<uuid>: that order's candidates
+        try:
+            public_id = uuid.UUID(request.GET["order"])
+        except ValueError:
+            raise Http404 from None
+        return redirect("workorders:dispatch_order", public_id=public_id)
     organisation = staff.organisation
     units = list(units_for(request.user).filter(organisation=organisation).order_by("path"))
     unit_id = request.GET.get("unit")

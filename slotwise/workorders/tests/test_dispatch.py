@@ -128,6 +128,16 @@ def test_board_defaults_to_today_and_the_managers_unit(client):
     assert response.context["day"] == response.context["today"]
 
 
+def test_board_with_an_order_opens_its_candidates(client):
+    w = World()
+    order = _order(w)
+    client.force_login(w.manager.user)
+    response = client.get(f"{reverse('workorders:dispatch')}?order={order.public_id}")
+    assert response.status_code == 302
+    assert response.url == reverse("workorders:dispatch_order", args=[order.public_id])
+    assert client.get(f"{reverse('workorders:dispatch')}?order=nope").status_code == 404
+
+
 def test_board_access(client):
     w = World()
     client.force_login(w.manager.user)
