@@ -692,3 +692,25 @@ def test_create_bad_input_field_errors_and_nothing_saved(w):
         )
     assert list(err.value.message_dict) == ["lines.0.quantity"]
     assert not WorkOrder.objects.filter(organisation=w.org).exists()
+
+
+def test_the_organisations_own_questions_replace_the_defaults(w):
+    from slotwise.workorders.models import Question
+
+    asked = Question.objects.create(organisation=w.org, text="Old part left with the client?")
+    note = Question.objects.create(
+        organisation=w.org, text="Anything to note?", kind="text", required=False
+    )
+    Question.objects.create(organisation=w.org, text="Retired question", active=False)
+    order = _started(w)
+    photo_add(order=order, upload=photo_upload(), actor=w.tech.user)
+    with pytest.raises(ValidationError) as err:
+        services.work_order_complete(order=order, data=_full(order), actor=w.tech.user)
+    assert list(err.value.message_dict) == [f"answers.q{asked.pk}"]
+    order = services.work_order_complete(
+        order=order, data=_full(order, answers={f"q{asked.pk}": "no"}), actor=w.tech.user
+    )
+    assert order.completion.answers == {
+        f"q{asked.pk}": {"question": "Old part left with the client?", "answer": "no"}
+    }
+    assert f"q{note.pk}" not in order.completion.answers
