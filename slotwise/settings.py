@@ -434,6 +434,8 @@ PWA_NAME = "Slotwise"
 # per client IP.
 EMBED_ALLOWED_ORIGINS = env.list("EMBED_ALLOWED_ORIGINS", default=["*"])
 PUBLIC_BOOKING_RATE_LIMIT = env.str("PUBLIC_BOOKING_RATE_LIMIT", default="10/10m")
+# Requests per client IP on the public work-request form (S2.1).
+WORKORDER_REQUEST_RATE_LIMIT = env.str("WORKORDER_REQUEST_RATE_LIMIT", default="5/10m")
 # YooKassa notifications are accepted from YooKassa's documented networks plus these (CIDRs, e.g.
 # 127.0.0.1/32 for the local fake); see payments/providers/yookassa.
 PAYMENTS_YOOKASSA_EXTRA_NETWORKS = env.list("PAYMENTS_YOOKASSA_EXTRA_NETWORKS", default=[])

@@ -544,10 +544,13 @@ def booking_cancel(
     actor=None,
     reason: str = "",
     enforce_window: bool = True,
+    notify: bool = True,
     now: datetime.datetime | None = None,
 ) -> Booking:
     """Cancel. With `enforce_window` (customers), a confirmed booking can no longer be cancelled
-    inside the type's cancel window (error on field "start"); staff may pass False."""
+    inside the type's cancel window (error on field "start"); staff may pass False. `notify`
+    False sends the customer no message (a work order whose technician declined: the visit is
+    booked again with someone else, and that booking's message tells them)."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     with transaction.atomic():
@@ -586,7 +589,8 @@ def booking_cancel(
             data=data,
             actor=actor,
         )
-        notifications.booking_changed(booking=current, event="cancelled")
+        if notify:
+            notifications.booking_changed(booking=current, event="cancelled")
         booking_cancelled(booking=current, by_customer=enforce_window, late=late, actor=actor)
     booking.refresh_from_db()
     return current

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -209,13 +209,39 @@ def _clean_lines(order: WorkOrder, lines: Sequence[LineInput]) -> list[dict]:
 # -- intake and preparation ---------------------------------------------------------------------
 
 
-def _next_number(organisation_id: int) -> int:
+def _lock_sequence(organisation_id: int) -> WorkOrderSequence:
+    """The organisation's order-number row, locked until the transaction ends (it serialises
+    order creation per organisation, which also makes the `source_ref` check race-free)."""
     WorkOrderSequence.objects.get_or_create(organisation_id=organisation_id)
-    sequence = WorkOrderSequence.objects.select_for_update().get(organisation_id=organisation_id)
+    return WorkOrderSequence.objects.select_for_update().get(organisation_id=organisation_id)
+
+
+def _take_number(sequence: WorkOrderSequence) -> int:
     number = sequence.next_number
     sequence.next_number = number + 1
     sequence.save(update_fields=["next_number"])
     return number
+
+
+def intake_unit(organisation):
+    """Where an order goes when neither the caller nor the customer says: the highest unit with
+    an active manager (the dispatch office), so the people who prepare and dispatch orders see
+    it; the top unit when the organisation has no manager below its admins."""
+    from slotwise.org.models import OrgUnit, Staff
+    from slotwise.org.roles import Role
+
+    today = timezone.localdate()
+    managers = (
+        Staff.objects.filter(
+            organisation=organisation, roles__role=Role.MANAGER, active_from__lte=today
+        )
+        .filter(models.Q(active_to__isnull=True) | models.Q(active_to__gte=today))
+        .select_related("unit")
+    )
+    units = sorted({m.unit for m in managers}, key=lambda u: (u.path.count("/"), u.path))
+    if units:
+        return units[0]
+    return OrgUnit.objects.filter(organisation=organisation).order_by("path").first()
 
 
 def _possible_duplicate(order: WorkOrder) -> WorkOrder | None:
@@ -311,21 +337,25 @@ def work_order_create(
         if existing is not None:
             return existing
     if unit is None:
-        from slotwise.org.models import OrgUnit
-
-        unit = (
-            contact.unit
-            or OrgUnit.objects.filter(organisation=organisation).order_by("path").first()
-        )
+        unit = contact.unit or intake_unit(organisation)
         if unit is None:
             raise ValidationError({"unit": _("The organisation has no unit yet.")})
     now = timezone.now()
     with transaction.atomic():
+        sequence = _lock_sequence(organisation.pk)
+        if source_ref:
+            # Checked again under the organisation's sequence lock: of two requests with the
+            # same reference at the same time, the second finds the first's order here.
+            existing = WorkOrder.objects.filter(
+                organisation=organisation, source=source, source_ref=source_ref
+            ).first()
+            if existing is not None:
+                return existing
         if location is not None and location.pk is None:
             location.save()
         order = WorkOrder(
             organisation=organisation,
-            number=_next_number(organisation.pk),
+            number=_take_number(sequence),
             source=source,
             source_ref=source_ref,
             contact=contact,
@@ -558,10 +588,17 @@ def work_order_assign(
     return current
 
 
-def _release_booking(order: WorkOrder, *, actor, reason: str) -> None:
+def _release_booking(order: WorkOrder, *, actor, reason: str, notify_customer: bool) -> None:
+    """Cancel the order's visit. A decline doesn't tell the customer their visit is cancelled
+    (the office assigns someone else and the new booking's message tells them); a cancelled
+    order does."""
     if order.booking is not None and order.booking.status in BOOKING_ACTIVE:
         booking_services.booking_cancel(
-            booking=order.booking, actor=actor, reason=reason, enforce_window=False
+            booking=order.booking,
+            actor=actor,
+            reason=reason,
+            enforce_window=False,
+            notify=notify_customer,
         )
 
 
@@ -619,7 +656,7 @@ def work_order_act(
             current.status = Status.IN_PROGRESS
         elif action == "decline":
             technician = current.technician
-            _release_booking(current, actor=actor, reason=reason)
+            _release_booking(current, actor=actor, reason=reason, notify_customer=False)
             data["technician"] = technician.pk
             current.status = Status.DRAFT
             current.technician = None
@@ -628,7 +665,7 @@ def work_order_act(
             current.accepted_at = None
             fields = ["technician", "booking", "scheduled_start", "scheduled_end", "accepted_at"]
         elif action == "cancel":
-            _release_booking(current, actor=actor, reason=reason)
+            _release_booking(current, actor=actor, reason=reason, notify_customer=True)
             current.status = Status.CANCELLED
         _record(
             current,
