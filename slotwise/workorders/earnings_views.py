@@ -47,7 +47,7 @@ class PayRuleForm(forms.Form):
         label=gettext_lazy("Share of labour (%)"),
         required=False,
         widget=forms.TextInput(attrs=DECIMAL),
-        help_text=gettext_lazy("0–100 % of the order's work cost."),
+        help_text=gettext_lazy("A percentage from 0 to 100 of the order's work cost."),
     )
     fixed_per_job = forms.CharField(
         label=gettext_lazy("Fixed per job"), required=False, widget=forms.TextInput(attrs=DECIMAL)
