@@ -757,3 +757,12 @@ def test_completion_with_a_payment_link(client, w):
     payment = order.completion.payment
     assert payment.work_order_id == order.pk and payment.purpose == "on_site"
     assert payment.amount == Decimal("85.00")  # the amount and the tip, paid online
+
+
+def test_the_technicians_home_page_leads_to_their_orders(client):
+    w = World()
+    client.force_login(w.tech.user)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'data-testid="home-tech-orders"' in page.content.decode()
+    assert reverse("workorders:tech_today") in page.content.decode()
