@@ -22,8 +22,12 @@ def _to_customer(w):
 
 def _assigned(w):
     order = services.work_order_create(
-        organisation=w.org, contact=w.contact, source=Source.PHONE, title="Leak",
-        type=w.type, location=w.location,
+        organisation=w.org,
+        contact=w.contact,
+        source=Source.PHONE,
+        title="Leak",
+        type=w.type,
+        location=w.location,
     )
     return services.work_order_assign(order=order, technician=w.tech, start=local(next_day(), 11))
 
@@ -32,7 +36,9 @@ def test_a_decline_does_not_tell_the_customer_the_visit_is_cancelled():
     w = World()
     order = _assigned(w)
     before = _to_customer(w)
-    services.work_order_act(order=order, action="decline", reason="Van broke down", actor=w.tech.user)
+    services.work_order_act(
+        order=order, action="decline", reason="Van broke down", actor=w.tech.user
+    )
     order.refresh_from_db()
     assert order.booking is None
     assert _to_customer(w) == before
@@ -42,7 +48,9 @@ def test_a_cancelled_order_tells_the_customer():
     w = World()
     order = _assigned(w)
     before = _to_customer(w)
-    services.work_order_act(order=order, action="cancel", reason="Customer fixed it", actor=w.manager.user)
+    services.work_order_act(
+        order=order, action="cancel", reason="Customer fixed it", actor=w.manager.user
+    )
     assert _to_customer(w) > before
 
 
