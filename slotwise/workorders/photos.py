@@ -53,6 +53,24 @@ def _read(upload) -> bytes:
     return content
 
 
+def _complete(fmt: str, content: bytes) -> bool:
+    """Whether the file is whole. Pillow would tell on decoding, but WeasyPrint switches
+    `ImageFile.LOAD_TRUNCATED_IMAGES` on for the whole process when it is imported (invoice
+    PDFs), after which a cut-off upload decodes "successfully" with grey pixels. So the end of
+    the file is checked by format: a JPEG's last end-of-image marker comes after its last
+    start-of-scan (an EXIF thumbnail's own markers come before the main image's); a PNG has its
+    IEND chunk; a GIF its trailer byte; a WebP the length its RIFF header announces."""
+    if fmt in ("JPEG", "MPO"):
+        return content.rfind(b"\xff\xd9") > content.rfind(b"\xff\xda") >= 0
+    if fmt == "PNG":
+        return b"IEND" in content[-64:]
+    if fmt == "GIF":
+        return content.rstrip(b"\x00").endswith(b"\x3b")
+    if fmt == "WEBP":
+        return len(content) >= 8 + int.from_bytes(content[4:8], "little")
+    return False
+
+
 def clean_image(content: bytes, name: str = "") -> tuple[bytes, bytes, str, int, int]:
     """(photo bytes, thumbnail bytes, content type, width, height) with no metadata, or
     ValidationError({"photos": ...}) if it isn't an image we accept."""
@@ -70,6 +88,8 @@ def clean_image(content: bytes, name: str = "") -> tuple[bytes, bytes, str, int,
                 raise ValidationError(
                     {"photos": _("%(name)s has too many pixels.") % {"name": name}}
                 )
+            if not _complete(probe.format, content):
+                raise refused
             probe.verify()
         with Image.open(io.BytesIO(content)) as image:
             image.load()

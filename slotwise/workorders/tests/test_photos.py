@@ -223,3 +223,23 @@ def test_delete_on_site_only(order, tmp_path, w):
     assert list(err.value.message_dict) == ["photos"]
     assert WorkOrderPhoto.objects.filter(pk=keep.pk).exists()
     assert len(_stored_files(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
+def test_truncated_photos_are_refused_even_when_pillow_loads_truncated_images(
+    order, monkeypatch, fmt
+):
+    """WeasyPrint turns LOAD_TRUNCATED_IMAGES on for the whole process when it is imported."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    out = io.BytesIO()
+    Image.effect_noise((300, 200), 64).convert("RGB").save(out, format=fmt)
+    whole = out.getvalue()
+    cut = SimpleUploadedFile(f"cut.{fmt.lower()}", whole[: len(whole) * 2 // 3])
+    with pytest.raises(ValidationError) as err:
+        photos.photo_add(order=order, upload=cut)
+    assert list(err.value.message_dict) == ["photos"]
+    assert not WorkOrderPhoto.objects.exists()
+    photos.photo_add(order=order, upload=SimpleUploadedFile(f"ok.{fmt.lower()}", whole))
+    assert WorkOrderPhoto.objects.count() == 1
