@@ -33,6 +33,7 @@ from slotwise.org.roles import AGENDA_ROLES
 
 from . import money, notifications, transitions
 from .models import (
+    OPEN_STATUSES,
     Completion,
     Earning,
     Event,
@@ -250,7 +251,7 @@ def _possible_duplicate(order: WorkOrder) -> WorkOrder | None:
     since = timezone.now() - DUPLICATE_WINDOW
     qs = WorkOrder.objects.filter(
         organisation_id=order.organisation_id,
-        status__in=[s for s in Status.values if s not in (Status.CLOSED, Status.CANCELLED)],
+        status__in=OPEN_STATUSES,
         created_at__gte=since,
     ).exclude(pk=order.pk)
     same_contact = qs.filter(contact_id=order.contact_id).order_by("created_at").first()
