@@ -19,29 +19,45 @@ latency = 50 / throughput). A second, paced phase offers the same mix at `PACED_
 2,000 callbacks on payments of their own; latency counted from when each callback was due):
 `paced_per_s`, `paced_p95_ms`.
 
-Afterwards it counts, with SQL, double transitions (a payment with more than one status change to
-the same status) and lost events (a distinct event whose payment did not reach what it reported:
+The callback URL stores each authentic event as pending and answers; the payments pump applies it
+(`slotwise.payments.pump`). So beside the server the bench runs the real worker
+(`manage.py worker --no-periodic`, the same environment as the server: its payments pump, its
+messaging pump and its task loop; the periodic reconciliation is left out so that only callbacks
+move the bench's payments). After both phases it waits until no event is pending (at most
+`DRAIN_TIMEOUT` seconds): `applied_all_within_s` is the time from the last callback answered until
+then, `apply_per_s` the events the pump applied per second over the whole run (first callback
+stored → last event applied; bounded by how fast callbacks arrive). `PAYMENTS_PUMP_NICE` in the
+environment reaches the worker (the pump thread's CPU priority, see docs/operator-guide.md).
+
+Then it counts, with SQL, double transitions (a payment with more than one status change to the
+same status) and lost events (a distinct event whose payment did not reach what it reported:
 paid, or partially refunded by exactly its amount; or that was not stored exactly once), then
-deletes everything it made, also on error.
+deletes everything it made, also on error. An event still pending at the end counts as lost.
 
     {"bench": "payment_callbacks", "callbacks": 5000, "duplicates_sent": 1000, "per_s": ...,
-     "p95_ms": ..., "double_transitions": 0, "lost": 0, ...}
+     "p95_ms": ..., "double_transitions": 0, "lost": 0, "applied_all_within_s": ...,
+     "apply_per_s": ..., ...}
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import random
 import secrets
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from decimal import Decimal
 
 from bench.booking_http import (
+    ROOT,
     build_dataset,
     cleanup,
     log,
@@ -65,6 +81,80 @@ PACED_DUPLICATES = 400
 AMOUNT = Decimal("450.00")
 REFUNDED = Decimal("150.00")
 SECRET_ENV = "BENCH_PAYMENT_CALLBACK_SECRET"
+DRAIN_TIMEOUT = 120
+
+
+@contextlib.contextmanager
+def worker():
+    """`manage.py worker` as a subprocess with the server's environment (booking_http.server);
+    yields its pid. Its output goes to stderr."""
+    env = dict(os.environ)
+    env.pop("SLOTWISE_TESTING", None)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="0",
+        LOG_LEVEL="WARNING",
+        DB_CONN_MAX_AGE="0",
+        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "16"),
+        DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
+        DJANGO_SETTINGS_MODULE="slotwise.settings",
+    )
+    cmd = [sys.executable, "manage.py", "worker", "--no-periodic", "--no-reload"]
+    cmd += ["--queue-name", "*", "--worker-id", f"bench-{os.getpid()}"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr, stderr=sys.stderr
+    )
+    try:
+        time.sleep(1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with {proc.returncode}")
+        yield proc.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def pending_count(org) -> int:
+    from slotwise.payments.models import PaymentEvent
+
+    return PaymentEvent.objects.filter(organisation=org, outcome="pending").count()
+
+
+def wait_drained(org, *, timeout: float = DRAIN_TIMEOUT) -> float | None:
+    """Seconds until no event of the organisation is pending (None: still some at `timeout`)."""
+    t0 = time.perf_counter()
+    while pending_count(org):
+        if time.perf_counter() - t0 > timeout:
+            return None
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def apply_rate(org, since) -> tuple[float, dict]:
+    """Events the pump applied per second (first stored → last applied, the events stored since
+    `since`), and the outcomes."""
+    from django.db.models import Count, Max, Min
+
+    from slotwise.payments.models import PaymentEvent
+
+    events = PaymentEvent.objects.filter(organisation=org, created_at__gte=since).exclude(
+        outcome__in=("pending", "rejected")
+    )
+    span = events.aggregate(first=Min("created_at"), last=Max("updated_at"))
+    outcomes = dict(events.values_list("outcome").annotate(n=Count("id")).order_by())
+    n = sum(outcomes.values())
+    if not n or span["first"] is None:
+        return 0.0, outcomes
+    seconds = max((span["last"] - span["first"]).total_seconds(), 1e-3)
+    return round(n / seconds, 1), outcomes
 
 
 def build(data: dict) -> None:
@@ -276,6 +366,7 @@ def delete_payments(data: dict | None) -> None:
 def measure(*, senders: int = SENDERS) -> dict:
     from django.db import connection
     from django.urls import reverse
+    from django.utils import timezone
 
     from slotwise.payments.services import provider_for
 
@@ -286,20 +377,24 @@ def measure(*, senders: int = SENDERS) -> dict:
         org = data["org"]
         provider = provider_for(organisation=org, kind="test")
         path = reverse("payments:callback", kwargs={"provider": "test", "org_slug": org.slug})
-        with server(workers=2) as (base, pid):
+        with server(workers=2) as (base, pid), worker() as worker_pid:
             warm_requests, _ = events_for(provider, data["warmup"], refunds=20, duplicates=20)
             warm = send(base, path, warm_requests, 8, provider)
-            log(f"warm-up: {warm['statuses']}")
+            log(f"warm-up: {warm['statuses']}, drained in {wait_drained(org)} s")
             requests, distinct = events_for(
                 provider, data["payments"], refunds=REFUNDS, duplicates=DUPLICATES
             )
             dbname = connection.settings_dict["NAME"]
+            since = timezone.now()
             cpu0, own0 = tree_cpu_seconds(pid), time.process_time()
+            wcpu0 = tree_cpu_seconds(worker_pid)
             pg0 = postgres_cpu_seconds(dbname)
             result = send(base, path, requests, senders, provider)
             server_cpu = tree_cpu_seconds(pid) - cpu0
+            worker_cpu = tree_cpu_seconds(worker_pid) - wcpu0
             client_cpu = time.process_time() - own0
             pg_cpu = postgres_cpu_seconds(dbname) - pg0
+            pending_after_closed = pending_count(org)
             paced_requests, paced_distinct = events_for(
                 provider,
                 data["paced"],
@@ -308,6 +403,11 @@ def measure(*, senders: int = SENDERS) -> dict:
                 seed=5,
             )
             paced = send(base, path, paced_requests, senders, provider, rate=PACED_PER_S)
+            # The last callback was answered: wait until the pump has applied everything.
+            drained = wait_drained(org)
+            worker_cpu_all = tree_cpu_seconds(worker_pid) - wcpu0
+            apply_per_s, outcomes = apply_rate(org, since)
+            log(f"outcomes: {outcomes}")
         for run in (result, paced):
             if run["errors"]:
                 log("errors:", *run["errors"], sep="\n  ")
@@ -327,12 +427,23 @@ def measure(*, senders: int = SENDERS) -> dict:
             "lost": lost_events(distinct + paced_distinct, org),
             "non_200": sum(v for k, v in statuses.items() if k != 200)
             + sum(v for k, v in paced["statuses"].items() if k != 200),
+            # The payments pump (in the worker): stored events applied after answering.
+            "applied_all_within_s": round(drained, 2) if drained is not None else None,
+            "apply_per_s": apply_per_s,
+            "pending_after_closed_phase": pending_after_closed,
+            "failed_events": outcomes.get("failed", 0),
+            "pump_nice": int(os.environ.get("PAYMENTS_PUMP_NICE", "0") or 0),
             # The same mix offered at a fixed rate (open loop, 2,000 callbacks).
             "paced_offered_per_s": PACED_PER_S,
             "paced_per_s": round(len(paced_requests) / paced["wall"], 1),
             "paced_p50_ms": round(statistics.median(paced["latencies"]), 1),
             "paced_p95_ms": round(percentile(paced["latencies"], 0.95), 1),
             "server_cpu_ms_per_callback": round(server_cpu * 1000 / n, 2),
+            # The worker's CPU during the closed phase, and per distinct event over the run.
+            "worker_cpu_ms_per_callback": round(worker_cpu * 1000 / n, 2),
+            "worker_cpu_ms_per_event_applied": round(
+                worker_cpu_all * 1000 / max(1, sum(outcomes.values())), 2
+            ),
             "client_cpu_ms_per_callback": round(client_cpu * 1000 / n, 2),
             "postgres_cpu_ms_per_callback": round(pg_cpu * 1000 / n, 2),
             "machine_cpus": os.cpu_count(),

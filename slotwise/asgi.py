@@ -6,11 +6,17 @@
   `AllowedHostsOriginValidator` (a page of another site can't open one with our cookies) and
   `AuthMiddlewareStack` (the session's user, as in a view);
 - "lifespan" → `Lifespan`: with `MESSAGING_PUMP_IN_WEB` on (the demo: `make demo`) it runs the
-  messaging pump — inbound events and the outbox, otherwise the worker's job — inside this
-  process. The demo has no Redis, so its channel layer lives in the web process's memory: live
-  events published by another process (the worker) would never reach a browser. The pump in the
-  web process publishes them where the sockets are. Production runs the pump in the workers
-  and shares Redis between all processes; there this setting stays off.
+  messaging pump — inbound events and the outbox, otherwise the worker's job — and the payments
+  pump (stored payment callbacks, `slotwise.payments.pump`) inside this process. The demo has no
+  Redis, so its channel layer lives in the web process's memory: live events published by
+  another process (the worker) would never reach a browser. The pump in the web process
+  publishes them where the sockets are (a payment applied there updates the pay page live).
+  Production runs the pumps in the workers and shares Redis between all processes; there this
+  setting stays off.
+
+Two kinds of webhooks skip the middleware chain (`HTTPHandler` in `get_application`): the
+channels' inbound webhooks (`slotwise/messaging/fastpath.py`) and the payment providers'
+callbacks (`slotwise/payments/fastpath.py`).
 
 Every view of the project is synchronous. Django's own ASGI handler runs a sync middleware chain
 "async": each `process_request` / `process_response` of each middleware hops to a worker thread
@@ -126,18 +132,22 @@ class OneHopASGIHandler(ASGIHandler):
 
 
 def _pump_pass() -> int:
-    """One pass of the messaging pump on the pump's own thread (its live events are sent on
-    the server's event loop: the thread runs under `sync_to_async`)."""
+    """One pass of the messaging pump and of the payments pump on the pump's own thread (its
+    live events are sent on the server's event loop: the thread runs under `sync_to_async`)."""
     from django.db import close_old_connections, connection
 
     from slotwise.messaging.pump import pump_once
+    from slotwise.payments.pump import pump_once as payments_pump_once
 
+    done = 0
     try:
-        return pump_once()
-    except Exception:  # the database may be restarting: wait and go on
-        logger.exception("messaging pump pass failed")
-        connection.close()
-        return 0
+        for one_pass, name in ((pump_once, "messaging"), (payments_pump_once, "payments")):
+            try:
+                done += one_pass()
+            except Exception:  # the database may be restarting: wait and go on
+                logger.exception("%s pump pass failed", name)
+                connection.close()
+        return done
     finally:
         close_old_connections()
 
@@ -149,8 +159,8 @@ def _close_connection() -> None:
 
 
 class MessagingPumpInWeb:
-    """The messaging pump as a task on the web server's event loop; each pass runs on one
-    dedicated thread. Started and stopped by `Lifespan`."""
+    """The messaging and payments pumps as a task on the web server's event loop; each pass
+    runs on one dedicated thread. Started and stopped by `Lifespan`."""
 
     def __init__(self) -> None:
         self._task: asyncio.Task | None = None
@@ -165,7 +175,7 @@ class MessagingPumpInWeb:
         self._stop = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slotwise-pump")
         self._task = asyncio.create_task(self._run(), name="messaging-pump")
-        logger.info("messaging pump running in the web process")
+        logger.info("messaging and payments pumps running in the web process")
 
     async def _run(self) -> None:
         from django.conf import settings
@@ -194,7 +204,8 @@ class MessagingPumpInWeb:
 
 
 class Lifespan:
-    """ASGI lifespan: starts the in-web messaging pump when `MESSAGING_PUMP_IN_WEB` is on."""
+    """ASGI lifespan: starts the in-web messaging and payments pumps when
+    `MESSAGING_PUMP_IN_WEB` is on."""
 
     def __init__(self) -> None:
         self.pump = MessagingPumpInWeb()
@@ -228,9 +239,11 @@ def get_application():
 
     from slotwise.messaging.fastpath import InboundFastPath
     from slotwise.messaging.routing import websocket_urlpatterns
+    from slotwise.payments.fastpath import PaymentCallbackFastPath
 
-    class HTTPHandler(InboundFastPath, OneHopASGIHandler):
-        """The channels' inbound webhooks skip the middleware chain (messaging/fastpath.py)."""
+    class HTTPHandler(PaymentCallbackFastPath, InboundFastPath, OneHopASGIHandler):
+        """The channels' inbound webhooks (messaging/fastpath.py) and the payment callbacks
+        (payments/fastpath.py) skip the middleware chain."""
 
     return ProtocolTypeRouter(
         {

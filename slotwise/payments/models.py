@@ -388,13 +388,20 @@ class Refund(OrgScoped):
 
 class PaymentEvent(TimeStamped):
     """A callback as it arrived (raw body and the headers that matter), stored before it is
-    applied. `(provider, event_id)` is unique: a replayed event is recognised and changes nothing."""
+    applied. `(provider, event_id)` is unique: a replayed event is recognised and changes nothing.
+
+    An authentic event is stored *pending* with what the provider reported (`parsed`, the
+    `ProviderEvent` as JSON, see `services.event_to_json`) and answered at once; the payments pump
+    (`services.payment_events_apply_pending`, run by the worker) applies it and sets the outcome.
+    """
 
     class Outcome(models.TextChoices):
+        PENDING = "pending", _("Pending")
         APPLIED = "applied", _("Applied")
         NO_CHANGE = "no_change", _("No change")
         UNKNOWN_PAYMENT = "unknown_payment", _("Unknown payment")
         REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
 
     organisation = models.ForeignKey(
         "org.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -408,6 +415,7 @@ class PaymentEvent(TimeStamped):
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
     detail = models.CharField(_("detail"), max_length=255, blank=True)
+    parsed = models.JSONField(_("parsed event"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("payment callback")
@@ -415,6 +423,14 @@ class PaymentEvent(TimeStamped):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "event_id"], name="payment_event_unique")
+        ]
+        indexes = [
+            # The pump's queue: only the pending rows, in arrival order.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(outcome="pending"),
+                name="payment_event_pending_idx",
+            )
         ]
 
     def __str__(self) -> str:

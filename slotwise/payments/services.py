@@ -23,6 +23,8 @@ The rules that keep money right:
 from __future__ import annotations
 
 import datetime
+import logging
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -51,6 +53,7 @@ from .models import (
 from .providers import providers
 from .providers.base import (
     CallbackRejected,
+    NextAction,
     PaymentProvider,
     PaymentRequest,
     ProviderError,
@@ -58,6 +61,8 @@ from .providers.base import (
     ProviderState,
     RefundRequest,
 )
+
+logger = logging.getLogger("slotwise.payments")
 
 # Manual methods (S2.8) and who holds the money until it reaches the company.
 MANUAL_METHODS: dict[str, str] = {
@@ -572,36 +577,239 @@ def _order_payment_changed(*, payment: Payment, new: str) -> None:
 
 
 # --- callbacks --------------------------------------------------------------------------------
+#
+# Stored first, applied by the pump: a signed provider's callback is authenticated, stored as a
+# *pending* PaymentEvent (with the event as the provider reported it, `parsed`) and answered at
+# once (Stripe's advice: "return a 2xx quickly before any complex logic"); the payments pump
+# (`payment_events_apply_pending`, run by the worker) applies it shortly after. An event that must
+# be confirmed by fetching it from the provider (`confirm_by_retrieve`: Swish, YooKassa) keeps the
+# synchronous path: its answer (200, or 409 so that the provider sends it again) depends on what
+# the provider says now, which only the request can tell it.
+
+#: (organisation id, provider) → (monotonic expiry, the enabled config's settings or None), and
+#: organisation slug → (monotonic expiry, id): each process remembers them for
+#: `PAYMENTS_CALLBACK_CACHE_SECONDS` (default 5), sparing every callback two queries. Saving or
+#: deleting a ProviderConfig or an Organisation clears them in this process; other processes see a
+#: disabled provider, new settings or a renamed organisation within those seconds.
+_PROVIDER_SETTINGS: dict[tuple[int, str], tuple[float, dict | None]] = {}
+_ORG_IDS: dict[str, tuple[float, int]] = {}
+_CACHE_MAX = 10_000
+
+
+def _cache_seconds() -> float:
+    from .conf import setting
+
+    return setting("PAYMENTS_CALLBACK_CACHE_SECONDS", 5.0)
+
+
+def _forget_cached(**kwargs) -> None:
+    _PROVIDER_SETTINGS.clear()
+    _ORG_IDS.clear()
+
+
+def _connect_cache_signals() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from slotwise.org.models import Organisation
+
+    for model in (ProviderConfig, Organisation):
+        uid = f"payments.callback_cache.{model.__name__}"
+        post_save.connect(_forget_cached, sender=model, dispatch_uid=uid)
+        post_delete.connect(_forget_cached, sender=model, dispatch_uid=uid + ".delete")
+
+
+_connect_cache_signals()
+
+
+def organisation_id_for_slug(slug: str) -> int | None:
+    """The id of the organisation with this slug (cached, see `_ORG_IDS`)."""
+    from slotwise.org.models import Organisation
+
+    now = time.monotonic()
+    hit = _ORG_IDS.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    org_id = Organisation.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    seconds = _cache_seconds()
+    if org_id is not None and seconds > 0:
+        if len(_ORG_IDS) >= _CACHE_MAX:
+            _ORG_IDS.clear()
+        _ORG_IDS[slug] = (now + seconds, org_id)
+    return org_id
+
+
+def _callback_provider(*, organisation_id: int, kind: str) -> PaymentProvider | None:
+    """The provider `kind` as enabled for the organisation (as `provider_for`, its settings
+    cached, see `_PROVIDER_SETTINGS`); None when it is unknown or not enabled."""
+    if kind not in providers:
+        return None
+    now = time.monotonic()
+    key = (organisation_id, kind)
+    hit = _PROVIDER_SETTINGS.get(key)
+    if hit is not None and hit[0] > now:
+        config = hit[1]
+    else:
+        config = (
+            ProviderConfig.objects.filter(
+                organisation_id=organisation_id, provider=kind, enabled=True
+            )
+            .order_by("pk")
+            .values_list("settings", flat=True)
+            .first()
+        )
+        seconds = _cache_seconds()
+        if seconds > 0:
+            if len(_PROVIDER_SETTINGS) >= _CACHE_MAX:
+                _PROVIDER_SETTINGS.clear()
+            _PROVIDER_SETTINGS[key] = (now + seconds, config)
+    if config is None and kind != "manual":
+        return None
+    return providers.create(kind, settings=dict(config or {}), organisation_id=organisation_id)
+
+
+def _money_json(money: Money | None) -> list[str] | None:
+    return None if money is None else [str(money.amount), money.currency]
+
+
+def _money_of(value) -> Money | None:
+    return None if value is None else Money(Decimal(value[0]), value[1])
+
+
+def event_to_json(event: ProviderEvent) -> dict[str, Any]:
+    """What an authenticated event reported, as stored in `PaymentEvent.parsed` (the state's
+    `raw` is not kept: the raw body is)."""
+    state = event.state
+    return {
+        "event_id": event.event_id,
+        "payment_id": event.payment_id,
+        "state": {
+            "reference": state.reference,
+            "pending": state.pending,
+            "paid": _money_json(state.paid),
+            "refunded": _money_json(state.refunded),
+            "failed": state.failed,
+            "cancelled": state.cancelled,
+            "failure_reason": state.failure_reason,
+            "fee": _money_json(state.fee),
+            "refunds": [
+                [reference, str(money.amount), money.currency, status]
+                for reference, money, status in state.refunds
+            ],
+            "next_action": state.next_action.as_dict() if state.next_action else None,
+        },
+    }
+
+
+def event_from_json(data: dict[str, Any]) -> ProviderEvent:
+    """The `ProviderEvent` stored by `event_to_json`."""
+    state = data["state"]
+    action = state.get("next_action")
+    return ProviderEvent(
+        event_id=data["event_id"],
+        payment_id=data.get("payment_id", ""),
+        state=ProviderState(
+            reference=state.get("reference", ""),
+            pending=bool(state.get("pending")),
+            paid=_money_of(state.get("paid")),
+            refunded=_money_of(state.get("refunded")),
+            failed=bool(state.get("failed")),
+            cancelled=bool(state.get("cancelled")),
+            failure_reason=state.get("failure_reason", ""),
+            fee=_money_of(state.get("fee")),
+            refunds=tuple(
+                (reference, Money(Decimal(amount), currency), status)
+                for reference, amount, currency, status in state.get("refunds", ())
+            ),
+            next_action=NextAction(**action) if action else None,
+        ),
+    )
+
+
+def callback_store(
+    *, provider: str, organisation_id: int, body: bytes, headers: dict[str, str], remote_addr: str
+) -> tuple[int, str, str]:
+    """Authenticate one inbound callback and store its events as pending, to be applied by the
+    payments pump (`payment_events_apply_pending`). Returns the HTTP answer (status, content type,
+    body): the provider's own answer to an accepted callback, also for a duplicate (its event id
+    is stored already and nothing is written). A forged or stale callback is stored as rejected
+    (under an id of its own, so it can't block the real event) and answered with 4xx. Events that
+    must be confirmed at the provider (`confirm_by_retrieve`) are applied here and now."""
+    answer, _stored = _store(
+        provider=provider,
+        organisation_id=organisation_id,
+        body=body,
+        headers=headers,
+        remote_addr=remote_addr,
+    )
+    return answer
 
 
 def callback_receive(
     *, provider: str, organisation, body: bytes, headers: dict[str, str], remote_addr: str
 ) -> tuple[int, str, str]:
-    """Authenticate, store and apply one inbound callback. Returns the HTTP answer
-    (status, content type, body). A forged or stale callback is stored as rejected (under an id
-    of its own, so it can't block the real event) and answered with 4xx."""
-    try:
-        impl = provider_for(organisation=organisation, kind=provider)
-    except ValidationError:
-        return 404, "application/json", '{"error": "unknown provider"}'
+    """Authenticate, store and apply one inbound callback at once, in this process (the test
+    provider's checkout page and other in-process callers; the HTTP callback URL only stores,
+    `callback_store`). Returns the HTTP answer as `callback_store`."""
+    answer, stored = _store(
+        provider=provider,
+        organisation_id=organisation.pk,
+        body=body,
+        headers=headers,
+        remote_addr=remote_addr,
+    )
+    if stored:
+        # A pump that claimed one of them at the same moment applies it (SKIP LOCKED).
+        _apply_pending(limit=len(stored), provider=provider, event_ids=stored)
+    return answer
+
+
+def _store(
+    *, provider: str, organisation_id: int, body: bytes, headers: dict[str, str], remote_addr: str
+) -> tuple[tuple[int, str, str], list[str]]:
+    impl = _callback_provider(organisation_id=organisation_id, kind=provider)
+    if impl is None:
+        return (404, "application/json", '{"error": "unknown provider"}'), []
     raw = body.decode("utf-8", errors="replace")
     kept_headers = {
         k: v for k, v in headers.items() if k.lower() not in ("cookie", "authorization")
     }
+    stored: list[str] = []
     try:
         events = impl.parse_callback(body=body, headers=headers, remote_addr=remote_addr)
-        for event in events:
-            _receive_event(
-                impl=impl,
-                provider=provider,
-                organisation=organisation,
-                event=event,
-                raw=raw,
-                headers=kept_headers,
-            )
+        later = [e for e in events if not e.confirm_by_retrieve]
+        if later:
+            rows = [
+                PaymentEvent(
+                    organisation_id=organisation_id,
+                    provider=provider,
+                    event_id=event.event_id[:200],
+                    body=raw[:100_000],
+                    headers=kept_headers,
+                    outcome=PaymentEvent.Outcome.PENDING,
+                    parsed=event_to_json(event),
+                )
+                for event in later
+            ]
+            # INSERT … ON CONFLICT DO NOTHING: a duplicate finds its id taken and changes nothing.
+            PaymentEvent.objects.bulk_create(rows, ignore_conflicts=True)
+            stored = [row.event_id for row in rows]
+        now = [e for e in events if e.confirm_by_retrieve]
+        if now:
+            from slotwise.org.models import Organisation
+
+            organisation = Organisation.objects.get(pk=organisation_id)
+            for event in now:
+                _receive_event(
+                    impl=impl,
+                    provider=provider,
+                    organisation=organisation,
+                    event=event,
+                    raw=raw,
+                    headers=kept_headers,
+                )
     except CallbackRejected as exc:
         PaymentEvent.objects.create(
-            organisation=organisation,
+            organisation_id=organisation_id,
             provider=provider,
             event_id=f"rejected:{uuid.uuid4()}",
             body=raw[:100_000],
@@ -609,8 +817,188 @@ def callback_receive(
             outcome=PaymentEvent.Outcome.REJECTED,
             detail=str(exc)[:255],
         )
-        return exc.status, "application/json", '{"error": "rejected"}'
-    return impl.callback_response(events)
+        return (exc.status, "application/json", '{"error": "rejected"}'), []
+    return impl.callback_response(events), stored
+
+
+# --- the payments pump: applying stored events ------------------------------------------------
+
+
+def payment_events_apply_pending(*, limit: int = 100) -> int:
+    """Apply up to `limit` pending callback events, oldest first; returns how many were done
+    (applied, no change, unknown payment, rejected or failed).
+
+    The events are claimed with SKIP LOCKED (several workers share the work) in ONE transaction;
+    their payments are found together and locked together in id order (two pumps never wait for
+    each other in a circle). Each event is applied in a savepoint of its own through `_apply`, so
+    one bad event is marked *failed* (with the error as its detail, and not tried again) without
+    holding back the others. Double transitions stay impossible: each event joins its facts into
+    its payment's under the payment's row lock, and a status change is written only when the
+    derived status changes.
+
+    The batch commits without waiting for the WAL flush (`synchronous_commit = off`, PostgreSQL):
+    the events themselves were stored durably by the callback, and a crash can only lose a batch's
+    effects together with its outcomes — the events are then applied again, which changes nothing
+    twice (facts join)."""
+    return _apply_pending(limit=limit)
+
+
+def _apply_pending(*, limit: int, provider: str = "", event_ids: list[str] | None = None) -> int:
+    try:
+        return _apply_batch(limit=limit, provider=provider, event_ids=event_ids)
+    except _BatchFailed as failed:
+        logger.warning("payment events batch failed, applying its events one by one", exc_info=True)
+        ids = failed.ids
+    done = 0
+    for pk in ids:
+        try:
+            done += _apply_batch(limit=1, pks=[pk])
+        except Exception as exc:
+            logger.exception("payment event %s failed", pk)
+            done += PaymentEvent.objects.filter(pk=pk, outcome=PaymentEvent.Outcome.PENDING).update(
+                outcome=PaymentEvent.Outcome.FAILED,
+                detail=str(exc)[:255],
+                updated_at=timezone.now(),
+            )
+    return done
+
+
+class _BatchFailed(Exception):
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"batch of {len(ids)} payment events failed")
+        self.ids = ids
+
+
+def _apply_batch(
+    *,
+    limit: int,
+    provider: str = "",
+    event_ids: list[str] | None = None,
+    pks: list[int] | None = None,
+) -> int:
+    from django.db import connection
+    from django.db.models import Q
+
+    claimed: list[int] = []
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            qs = PaymentEvent.objects.filter(outcome=PaymentEvent.Outcome.PENDING).order_by("id")
+            if event_ids is not None:
+                qs = qs.filter(provider=provider, event_id__in=event_ids)
+            if pks is not None:
+                qs = qs.filter(pk__in=pks)
+            if connection.features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True)
+            rows = list(qs.only("id", "organisation_id", "provider", "event_id", "parsed")[:limit])
+            if not rows:
+                return 0
+            claimed = [row.pk for row in rows]
+            events: dict[int, ProviderEvent | Exception] = {}
+            for row in rows:
+                try:
+                    events[row.pk] = event_from_json(row.parsed)
+                except Exception as exc:  # not a stored event we can read
+                    events[row.pk] = exc
+            by_id, by_reference = _keys(rows, events)
+            lookup = Q(pk__in=[])
+            if by_id:
+                lookup |= Q(public_id__in={key[2] for key in by_id.values()})
+            if by_reference:
+                lookup |= Q(provider_reference__in={key[2] for key in by_reference.values()})
+            payments: dict[tuple, Payment] = {}
+            if by_id or by_reference:
+                # One statement finds and locks them all, in id order.
+                found = (
+                    Payment.objects.filter(lookup)
+                    .filter(
+                        organisation_id__in={row.organisation_id for row in rows},
+                        provider__in={row.provider for row in rows},
+                    )
+                    .select_for_update(of=("self",))
+                    .select_related("organisation", "contact")
+                    .order_by("pk")
+                )
+                for payment in found:
+                    org, kind = payment.organisation_id, payment.provider
+                    contact = payment.contact
+                    if contact is not None and contact.organisation_id == org:
+                        contact.organisation = payment.organisation  # for the timeline
+                    payments[(org, kind, payment.public_id)] = payment
+                    if payment.provider_reference:
+                        payments.setdefault((org, kind, payment.provider_reference), payment)
+            stale: set[int] = set()  # payments whose objects an error left out of date
+            now = timezone.now()
+            for row in rows:
+                _apply_stored(row, events[row.pk], by_id, by_reference, payments, stale, now)
+                row.updated_at = now
+            PaymentEvent.objects.bulk_update(
+                rows, ["outcome", "payment", "detail", "updated_at"], batch_size=500
+            )
+            return len(rows)
+    except Exception as exc:
+        if claimed:
+            raise _BatchFailed(claimed) from exc
+        raise
+
+
+def _keys(rows, events) -> tuple[dict[int, tuple], dict[int, tuple]]:
+    """How each event finds its payment: our public id when the provider echoes it, else the
+    provider's reference (an event with neither finds none)."""
+    by_id: dict[int, tuple] = {}
+    by_reference: dict[int, tuple] = {}
+    for row in rows:
+        event = events[row.pk]
+        if isinstance(event, Exception):
+            continue
+        if event.payment_id:
+            try:
+                by_id[row.pk] = (
+                    row.organisation_id,
+                    row.provider,
+                    uuid.UUID(event.payment_id),
+                )
+            except ValueError:
+                pass
+        elif event.state.reference:
+            by_reference[row.pk] = (row.organisation_id, row.provider, event.state.reference)
+    return by_id, by_reference
+
+
+def _apply_stored(row, event, by_id, by_reference, payments, stale, now) -> None:
+    """Apply one claimed event in a savepoint and set its outcome on `row` (saved by the
+    caller)."""
+    Outcome = PaymentEvent.Outcome
+    row.detail = ""
+    row.payment = None
+    if isinstance(event, Exception):
+        row.outcome, row.detail = Outcome.FAILED, f"unreadable event: {event}"[:255]
+        return
+    key = by_id.get(row.pk) or by_reference.get(row.pk)
+    payment = payments.get(key) if key else None
+    row.payment = payment
+    if payment is None:
+        row.outcome = Outcome.UNKNOWN_PAYMENT
+        return
+    if payment.pk in stale:
+        # An earlier event's error was rolled back: read the payment again (still locked).
+        payment.refresh_from_db()
+        stale.discard(payment.pk)
+    try:
+        with transaction.atomic():
+            _payment, changed = _apply(
+                payment_id=payment.pk, state=event.state, locked=payment, event=row
+            )
+        row.outcome = Outcome.APPLIED if changed else Outcome.NO_CHANGE
+    except CallbackRejected as exc:
+        stale.add(payment.pk)
+        row.outcome, row.detail = Outcome.REJECTED, str(exc)[:255]
+    except Exception as exc:
+        logger.exception("payment event %s (%s) failed", row.pk, row.event_id)
+        stale.add(payment.pk)
+        row.outcome, row.detail = Outcome.FAILED, str(exc)[:255]
 
 
 def _receive_event(

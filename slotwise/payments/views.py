@@ -7,8 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from slotwise.org.models import Organisation
-
 from . import services
 from .models import OPEN_STATUSES, SETTLED_STATUSES, Payment, PaymentStatus
 from .providers.base import ProviderError
@@ -23,12 +21,15 @@ def _headers(request) -> dict[str, str]:
 @require_POST
 def callback(request, provider: str, org_slug: str):
     """Every provider's callbacks land here, one URL per provider and organisation. The provider
-    authenticates the call (signature, timestamp, source network); the service stores and applies
-    it idempotently."""
-    organisation = get_object_or_404(Organisation, slug=org_slug)
-    status, content_type, body = services.callback_receive(
+    authenticates the call (signature, timestamp, source network); the service stores it and it
+    is answered at once — the payments pump applies it (`services.callback_store`). The web
+    server serves this URL past the middleware chain (`slotwise/payments/fastpath.py`)."""
+    organisation_id = services.organisation_id_for_slug(org_slug)
+    if organisation_id is None:
+        raise Http404
+    status, content_type, body = services.callback_store(
         provider=provider,
-        organisation=organisation,
+        organisation_id=organisation_id,
         body=request.body,
         headers=_headers(request),
         remote_addr=request.META.get("REMOTE_ADDR", ""),

@@ -1,4 +1,8 @@
-"""Callbacks through the real URL: authenticity, staleness, replays, order (issue 4 'Must hold')."""
+"""Callbacks through the real URL: authenticity, staleness, replays, order (issue 4 'Must hold').
+
+The URL stores an authentic callback as pending and answers; the payments pump
+(`services.payment_events_apply_pending`, the worker's) applies it: the tests run the pump where
+the worker would."""
 
 import json
 import time
@@ -28,6 +32,10 @@ def _post(client, org, body: bytes, signature: str):
     )
 
 
+def _pump():
+    return services.payment_events_apply_pending()
+
+
 def _paid_body(provider, payment, event_id="evt_1", status="paid", refunded="0"):
     data = dict(provider.remote(payment.provider_reference))
     data["status"] = status
@@ -52,6 +60,8 @@ def test_the_same_event_ten_times_changes_state_once(client, org, contact, test_
     for _ in range(10):
         response = _post(client, org, body, test_provider.sign(body))
         assert response.status_code == 200
+    assert PaymentEvent.objects.filter(event_id="evt_1", outcome="pending").count() == 1
+    assert _pump() == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PAID
     assert payment.paid_amount == Decimal("500.00")
@@ -69,8 +79,11 @@ def test_bad_signature_changes_nothing_and_is_kept_as_rejected(client, org, cont
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
     assert PaymentEvent.objects.filter(outcome="rejected").count() == 2
+    assert not PaymentEvent.objects.filter(outcome="pending").exists()
+    assert _pump() == 0
     # The forged event's id is not taken: the genuine one still applies.
     assert _post(client, org, body, test_provider.sign(body)).status_code == 200
+    assert _pump() == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PAID
 
@@ -91,10 +104,12 @@ def test_refund_before_paid_leaves_nothing_wrong(client, org, contact, test_prov
     refund_data["payment"]["status"] = "pending"  # the refund notice arrives before the capture
     early = json.dumps(refund_data).encode()
     assert _post(client, org, early, test_provider.sign(early)).status_code == 200
+    assert _pump() == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
     paid = _paid_body(test_provider, payment, "evt_p")
     assert _post(client, org, paid, test_provider.sign(paid)).status_code == 200
+    assert _pump() == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED
     assert payment.paid_amount - payment.refunded_amount == Decimal("300.00")
@@ -106,6 +121,7 @@ def test_late_pending_cannot_undo_paid(client, org, contact, test_provider):
     pending = _paid_body(test_provider, payment, "evt_pending", status="pending")
     _post(client, org, paid, test_provider.sign(paid))
     _post(client, org, pending, test_provider.sign(pending))
+    assert _pump() == 2
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PAID
 

@@ -52,10 +52,18 @@ def stripe_provider(org, fake, client, monkeypatch):
             "max_network_retries": 0,
         },
     )
-    fake.webhook_sender = lambda body, headers: (
-        _post(client, org, body, headers["Stripe-Signature"]).status_code
+    fake.webhook_sender = lambda body, headers: _post_and_pump(
+        client, org, body, headers["Stripe-Signature"]
     )
     return services.provider_for(organisation=org, kind="stripe")
+
+
+def _post_and_pump(client, org, body: bytes, signature: str) -> int:
+    """The fake's webhook delivery, then the worker's payments pump (the callback URL only
+    stores the event): as if the worker applied each webhook as soon as it arrived."""
+    status = _post(client, org, body, signature).status_code
+    services.payment_events_apply_pending()
+    return status
 
 
 def _post(client, org, body: bytes, signature: str):
@@ -167,8 +175,12 @@ def test_bad_signature_and_tampering_change_nothing(client, org, contact, fake, 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
     assert PaymentEvent.objects.filter(provider="stripe", outcome="rejected").count() == 3
+    assert services.payment_events_apply_pending() == 0  # nothing was stored to apply
     # the genuine event still applies afterwards
     assert _post(client, org, body, fake.sign(body)).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING  # stored, not applied yet
+    assert services.payment_events_apply_pending() == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PAID
 

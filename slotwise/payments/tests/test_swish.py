@@ -286,6 +286,10 @@ def test_refund_succeeds_and_its_callback_is_idempotent(org, contact, fake, swis
     fake.complete_refund(ident)
     for _ in range(4):
         assert fake.resend_callback(ident) == 200
+    # A refund's callback is confirmed while it is parsed (Swish is asked), then stored and
+    # applied by the payments pump.
+    assert PaymentEvent.objects.filter(outcome=PaymentEvent.Outcome.PENDING).count() == 1
+    assert services.payment_events_apply_pending() == 1
     refund.refresh_from_db()
     payment.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED

@@ -4,6 +4,9 @@ periodic tasks.
 It runs the same loop as `db_worker` and, beside it, three threads:
 
 - the messaging pump (`slotwise.messaging.pump`): inbound events and the outbox;
+- the payments pump (`slotwise.payments.pump`): applies the payment callbacks the callback URL
+  stored as pending (the pumps are a list, `PUMPS`: each runs in a thread of its own, so the
+  messaging pump knows nothing of payments);
 
 - a heartbeat every few seconds, so /healthz can tell whether any worker is alive;
 - a small scheduler for *periodic tasks* (django.tasks has none). `PERIODIC_TASKS` maps a name to
@@ -26,6 +29,7 @@ import datetime
 import hashlib
 import logging
 import threading
+from importlib import import_module
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -36,6 +40,14 @@ from slotwise.core.health import record_heartbeat
 
 HEARTBEAT_SECONDS = 10
 PERIODIC_TICK_SECONDS = 5
+
+#: name → dotted path of a pump module with `run(stop)` (the loop, in a thread of its own) and
+#: `pump_once()` (one pass; how much it did — `--batch` repeats it until nothing is left).
+#: `--no-<name>` leaves one out.
+PUMPS: dict[str, str] = {
+    "messaging": "slotwise.messaging.pump",
+    "payments": "slotwise.payments.pump",
+}
 
 #: name → (dotted path of a django.tasks Task, interval in seconds).
 PERIODIC_TASKS: dict[str, tuple[str, int]] = {
@@ -128,11 +140,17 @@ class Command(DBWorkerCommand):
             dest="messaging",
             help="Don't run the messaging pump (inbound events and the outbox) in this worker.",
         )
+        parser.add_argument(
+            "--no-payments",
+            action="store_false",
+            dest="payments",
+            help="Don't run the payments pump (stored payment callbacks) in this worker.",
+        )
 
     def handle(self, *args, **options):
         worker_id = options["worker_id"]
         periodic = options.pop("periodic", True)
-        messaging = options.pop("messaging", True)
+        pumps = [name for name in PUMPS if options.pop(name, True)]
         started_at = timezone.now()
         stop = threading.Event()
 
@@ -169,15 +187,14 @@ class Command(DBWorkerCommand):
             scheduler.tick()
             if not options.get("batch"):
                 threads.append(threading.Thread(target=schedule, name="periodic", daemon=True))
-        if messaging:
-            from slotwise.messaging import pump
-
+        for name in pumps:
+            pump = import_module(PUMPS[name])
             if options.get("batch"):
-                while pump.pump_once():  # a batch run empties the outbox and the inbound events
+                while pump.pump_once():  # a batch run empties the pump's queues
                     pass
             else:
                 threads.append(
-                    threading.Thread(target=pump.run, args=(stop,), name="messaging", daemon=True)
+                    threading.Thread(target=pump.run, args=(stop,), name=name, daemon=True)
                 )
         for thread in threads:
             thread.start()
