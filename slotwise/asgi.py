@@ -14,9 +14,10 @@
   Production runs the pumps in the workers and shares Redis between all processes; there this
   setting stays off.
 
-Two kinds of webhooks skip the middleware chain (`HTTPHandler` in `get_application`): the
-channels' inbound webhooks (`slotwise/messaging/fastpath.py`) and the payment providers'
-callbacks (`slotwise/payments/fastpath.py`).
+Three kinds of requests skip the middleware chain (`HTTPHandler` in `get_application`): the
+channels' inbound webhooks (`slotwise/messaging/fastpath.py`), the payment providers'
+callbacks (`slotwise/payments/fastpath.py`) and token-authenticated REST API calls
+(`slotwise/core/api_fastpath.py`).
 
 Every view of the project is synchronous. Django's own ASGI handler runs a sync middleware chain
 "async": each `process_request` / `process_response` of each middleware hops to a worker thread
@@ -237,13 +238,15 @@ def get_application():
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
 
+    from slotwise.core.api_fastpath import ApiFastPath
     from slotwise.messaging.fastpath import InboundFastPath
     from slotwise.messaging.routing import websocket_urlpatterns
     from slotwise.payments.fastpath import PaymentCallbackFastPath
 
-    class HTTPHandler(PaymentCallbackFastPath, InboundFastPath, OneHopASGIHandler):
-        """The channels' inbound webhooks (messaging/fastpath.py) and the payment callbacks
-        (payments/fastpath.py) skip the middleware chain."""
+    class HTTPHandler(ApiFastPath, PaymentCallbackFastPath, InboundFastPath, OneHopASGIHandler):
+        """The channels' inbound webhooks (messaging/fastpath.py), the payment callbacks
+        (payments/fastpath.py) and token-authenticated API calls (core/api_fastpath.py) skip
+        the middleware chain."""
 
     return ProtocolTypeRouter(
         {

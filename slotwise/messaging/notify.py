@@ -20,12 +20,14 @@ the context.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -74,14 +76,35 @@ def _address(contact, medium: str, identities: dict[str, str]) -> str:
     return identities.get(medium, "")
 
 
+@functools.cache
+def _channels_sql() -> str:
+    from slotwise.org.selectors import select_columns
+
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(NOT_FOR_NOTIFICATIONS))
+    return (
+        f"SELECT {select_columns('c', ChannelConfig)} FROM {ChannelConfig._meta.db_table} c"
+        f" WHERE c.organisation_id = %s AND c.enabled AND c.disabled_at IS NULL"
+        f" AND c.kind NOT IN ({kinds}) ORDER BY c.position, c.id"
+    )
+
+
+def _notification_channels(organisation_id: int) -> list[ChannelConfig]:
+    """The organisation's enabled channels that can carry a notification, in their order —
+    as plain SQL: it runs for every notification (each booking's confirmation), and the ORM's
+    compile step cost more than the query (bench booking_http)."""
+    from slotwise.org.selectors import models_from_row
+
+    with connection.cursor() as cursor:
+        cursor.execute(_channels_sql(), [organisation_id])
+        return [models_from_row(row, [ChannelConfig])[0] for row in cursor.fetchall()]
+
+
 def candidates(
     contact, *, chain: list[str] | None = None
 ) -> list[tuple[ChannelConfig | None, str, str]]:
     """[(channel config or None for the system sender, address, medium)] in the order tried."""
     configs: dict[str, list[ChannelConfig]] = {}
-    for config in ChannelConfig.objects.filter(
-        organisation_id=contact.organisation_id, enabled=True, disabled_at__isnull=True
-    ).exclude(kind__in=NOT_FOR_NOTIFICATIONS):
+    for config in _notification_channels(contact.organisation_id):
         configs.setdefault(config.medium, []).append(config)
     chain = chain or chain_for(contact)
     identities: dict[str, str] = {}
@@ -172,12 +195,16 @@ def notify(
     if config is None:
         queue = email_queue if medium == "email" else sms_queue
         kwargs = {"subject": subject or name} if medium == "email" else {}
-        message = queue(
-            to=address, body=body, purpose=purpose, organisation=contact.organisation, **kwargs
+        return queue(
+            to=address,
+            body=body,
+            purpose=purpose,
+            organisation=contact.organisation,
+            contact=contact,
+            fallback=fallback,
+            data=data,
+            **kwargs,
         )
-        Message.objects.filter(pk=message.pk).update(contact=contact, fallback=fallback, data=data)
-        message.contact, message.fallback, message.data = contact, fallback, data
-        return message
     return message_queue(
         conversation=conversation_for(contact=contact, config=config, address=address),
         body=body,

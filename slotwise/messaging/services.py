@@ -15,22 +15,43 @@ from django.utils import timezone
 from .models import Message
 
 
-def sms_queue(*, to: str, body: str, purpose: str = "", organisation=None) -> Message:
-    """Write the SMS to the outbox and its delivery job, in the caller's transaction."""
+def sms_queue(
+    *,
+    to: str,
+    body: str,
+    purpose: str = "",
+    organisation=None,
+    contact=None,
+    fallback: list | None = None,
+    data: dict | None = None,
+) -> Message:
+    """Write the SMS to the outbox and its delivery job, in the caller's transaction.
+    `contact`, `fallback`, `data`: set by notifications (`notify.notify`), in the same insert."""
     message = Message.objects.create(
         organisation=organisation,
+        contact=contact,
         channel="sms",
         provider=settings.SMS_PROVIDER,
         to=to,
         body=body,
         purpose=purpose,
+        fallback=fallback or [],
+        data=data or {},
         next_attempt_at=timezone.now(),
     )
     return message
 
 
 def email_queue(
-    *, to: str, subject: str, body: str, purpose: str = "", organisation=None
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    purpose: str = "",
+    organisation=None,
+    contact=None,
+    fallback: list | None = None,
+    data: dict | None = None,
 ) -> Message:
     """Write the e-mail to the outbox and its delivery job, in the caller's transaction.
 
@@ -41,10 +62,13 @@ def email_queue(
         organisation=organisation,
         channel="email",
         provider="django",
+        contact=contact,
         to=to,
         subject=subject[:255],
         body=body,
         purpose=purpose,
+        fallback=fallback or [],
+        data=data or {},
         next_attempt_at=timezone.now(),
     )
     return message
