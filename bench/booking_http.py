@@ -4,11 +4,15 @@ Starts `uvicorn slotwise.asgi:application --workers 2` on a free port (DEBUG off
 database connections), builds its own organisation on PostgreSQL (staff with working hours, one
 appointment type, contacts, a call-centre user with an API token), then 50 client threads book
 1,000 distinct free slots through `POST /api/bookings/` (plus a few deliberate collisions that
-must answer 409). Afterwards it counts double bookings with SQL (overlapping active blocked
-ranges per staff member) and deletes everything it made, also on error.
+must answer 409). The clients run closed loop (each sends its next booking when the last was
+answered): `per_s` is the server's saturation throughput and `p95_ms` includes the queueing 50
+clients cause (mean latency = 50 / throughput). A second, paced phase offers 1,000 more bookings
+(a later week's slots) at `PACED_PER_S` (open loop, latency counted from when each booking was
+due): `paced_per_s`, `paced_p95_ms`. Afterwards it counts double bookings with SQL (overlapping
+active blocked ranges per staff member) and deletes everything it made, also on error.
 
     {"bench": "booking_http", "clients": 50, "bookings": 1000, "per_s": ..., "p95_ms": ...,
-     "double_bookings": 0, "errors_5xx": 0, ...}
+     "double_bookings": 0, "errors_5xx": 0, "paced_per_s": ..., "paced_p95_ms": ..., ...}
 
 The helpers here (Django setup, server, dataset, clean-up) are shared with `booking_race`.
 """
@@ -34,6 +38,8 @@ from pathlib import Path
 
 CLIENTS = 50
 BOOKINGS = 1000
+#: The paced phase: the same number of bookings offered at this rate (the issue's target).
+PACED_PER_S = 200
 COLLISIONS = 50
 STAFF = 100
 ROOT = Path(__file__).resolve().parent.parent
@@ -357,18 +363,30 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_clients(
-    base: str, token: str, jobs: list, clients: int, *, path: str = "/api/bookings/"
+    base: str,
+    token: str,
+    jobs: list,
+    clients: int,
+    *,
+    path: str = "/api/bookings/",
+    rate: float = 0,
 ) -> dict:
     """`clients` threads, each with its own keep-alive connection, POST the jobs; returns the
     status counts, per-request latencies and the wall time. The load generator uses the
-    standard library's http.client: it shares the machine with the server, so it is kept lean."""
+    standard library's http.client: it shares the machine with the server, so it is kept lean.
+
+    Closed loop (`rate` 0): each client sends its next request as soon as the last one was
+    answered — the server's saturation throughput, and latency that is mostly queueing (Little's
+    law: mean latency = clients / throughput). Open loop (`rate` > 0): request i is due at
+    i / rate seconds, as customers arrive; its latency counts from when it was due, so time
+    spent waiting for a free client counts too."""
     import http.client
     from urllib.parse import urlsplit
 
     host = urlsplit(base)
     work: queue.Queue = queue.Queue()
-    for job in jobs:
-        work.put(job)
+    for i, job in enumerate(jobs):
+        work.put((i / rate if rate else None, job))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors: list[str] = []
@@ -381,12 +399,16 @@ def run_clients(
         start_gate.wait()
         while True:
             try:
-                job = work.get_nowait()
+                due, job = work.get_nowait()
             except queue.Empty:
                 conn.close()
                 return
             body = None if job is None else json.dumps(job)
-            t0 = time.perf_counter()
+            if due is not None:
+                delay = started + due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            t0 = time.perf_counter() if due is None else started + due
             text = ""
             try:
                 method = "GET" if body is None else "POST"
@@ -409,8 +431,10 @@ def run_clients(
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
+    # Paced: request 0 is due just after every client is at the gate.
+    started = time.perf_counter() + (0.05 if rate else 0)
     start_gate.wait()
-    t0 = time.perf_counter()
+    t0 = started
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
@@ -473,17 +497,23 @@ def measure(
             server_cpu = tree_cpu_seconds(pid) - cpu0
             client_cpu = time.process_time() - own0
             pg_cpu = postgres_cpu_seconds(dbname) - pg0
+            from slotwise.bookings.models import Booking
+
+            made = Booking.objects.filter(organisation=data["org"])
+            created = made.count() - warm["statuses"].get(201, 0)
+            # The same bookings offered at a fixed rate (open loop, a later week's slots):
+            # the latency a booking has when customers arrive at PACED_PER_S.
+            paced_jobs = jobs_for(data, bookings, 0, start_in_days=9)
+            before = made.count()
+            paced = run_clients(base, data["token"], paced_jobs, clients, rate=PACED_PER_S)
+            paced_created = made.count() - before
             # The stack's floor on this machine: the same clients on GET /api/me/ (token
             # authentication and three small queries), to compare the booking with.
             floor = run_clients(base, data["token"], [None] * 2000, clients, path="/api/me/")
-        from slotwise.bookings.models import Booking
-
-        created = Booking.objects.filter(organisation=data["org"]).count() - warm["statuses"].get(
-            201, 0
-        )
         statuses = result["statuses"]
-        if result["errors"]:
-            log("errors:", *result["errors"][:5], sep="\n  ")
+        for run in (result, paced):
+            if run["errors"]:
+                log("errors:", *run["errors"][:5], sep="\n  ")
         line = {
             "bench": "booking_http",
             "server": f"{kind} x{workers}",
@@ -504,6 +534,12 @@ def measure(
             "server_cpu_ms_per_request": round(server_cpu * 1000 / len(jobs), 2),
             "client_cpu_ms_per_request": round(client_cpu * 1000 / len(jobs), 2),
             "postgres_cpu_ms_per_request": round(pg_cpu * 1000 / len(jobs), 2),
+            "paced_offered_per_s": PACED_PER_S,
+            "paced_bookings": paced_created,
+            "paced_per_s": round(paced_created / paced["wall"], 1),
+            "paced_p50_ms": round(statistics.median(paced["latencies"]), 1),
+            "paced_p95_ms": round(percentile(paced["latencies"], 0.95), 1),
+            "paced_errors_5xx": sum(n for code, n in paced["statuses"].items() if code >= 500),
             "floor_api_me_per_s": round(len(floor["latencies"]) / floor["wall"], 1),
             "machine_cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
