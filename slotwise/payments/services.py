@@ -934,14 +934,26 @@ def _apply_batch(
             for row in rows:
                 _apply_stored(row, events[row.pk], by_id, by_reference, payments, stale, now)
                 row.updated_at = now
-            PaymentEvent.objects.bulk_update(
-                rows, ["outcome", "payment", "detail", "updated_at"], batch_size=500
-            )
+            _save_outcomes(rows)
             return len(rows)
     except Exception as exc:
         if claimed:
             raise _BatchFailed(claimed) from exc
         raise
+
+
+def _save_outcomes(rows: list[PaymentEvent]) -> None:
+    """The claimed events' outcomes, one prepared UPDATE per event sent together (executemany:
+    pipelined by psycopg) — a fraction of what `bulk_update`'s CASE expressions cost to build."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(PaymentEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET outcome = %s, payment_id = %s, detail = %s, updated_at = %s"
+            " WHERE id = %s",
+            [(r.outcome, r.payment_id, r.detail, r.updated_at, r.pk) for r in rows],
+        )
 
 
 def _keys(rows, events) -> tuple[dict[int, tuple], dict[int, tuple]]:
