@@ -778,21 +778,13 @@ def _store(
         events = impl.parse_callback(body=body, headers=headers, remote_addr=remote_addr)
         later = [e for e in events if not e.confirm_by_retrieve]
         if later:
-            rows = [
-                PaymentEvent(
-                    organisation_id=organisation_id,
-                    provider=provider,
-                    event_id=event.event_id[:200],
-                    body=raw[:100_000],
-                    headers=kept_headers,
-                    outcome=PaymentEvent.Outcome.PENDING,
-                    parsed=event_to_json(event),
-                )
-                for event in later
-            ]
-            # INSERT … ON CONFLICT DO NOTHING: a duplicate finds its id taken and changes nothing.
-            PaymentEvent.objects.bulk_create(rows, ignore_conflicts=True)
-            stored = [row.event_id for row in rows]
+            stored = _insert_pending(
+                organisation_id=organisation_id,
+                provider=provider,
+                events=later,
+                body=raw[:100_000],
+                headers=kept_headers,
+            )
         now = [e for e in events if e.confirm_by_retrieve]
         if now:
             from slotwise.org.models import Organisation
@@ -819,6 +811,49 @@ def _store(
         )
         return (exc.status, "application/json", '{"error": "rejected"}'), []
     return impl.callback_response(events), stored
+
+
+def _insert_pending(
+    *, organisation_id: int, provider: str, events: list[ProviderEvent], body: str, headers: dict
+) -> list[str]:
+    """`INSERT … ON CONFLICT DO NOTHING` of the events as pending, in one statement: a duplicate
+    finds its `(provider, event_id)` taken and changes nothing. Written as SQL because the ORM's
+    `bulk_create(ignore_conflicts=True)` cost the callback a third of its CPU to build it."""
+    import json
+
+    from django.db import connection
+
+    ops = connection.ops
+    meta = PaymentEvent._meta
+    names = (
+        "created_at",
+        "updated_at",
+        "organisation",
+        "provider",
+        "event_id",
+        "body",
+        "headers",
+        "outcome",
+        "detail",
+        "parsed",
+    )
+    columns = ", ".join(ops.quote_name(meta.get_field(name).column) for name in names)
+    now = ops.adapt_datetimefield_value(timezone.now())
+    headers_json = json.dumps(headers)
+    ids = [event.event_id[:200] for event in events]
+    params: list[Any] = []
+    for event_id, event in zip(ids, events, strict=True):
+        params += [now, now, organisation_id, provider, event_id, body, headers_json]
+        params += [PaymentEvent.Outcome.PENDING.value, "", json.dumps(event_to_json(event))]
+    row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES "
+            + ", ".join([row] * len(events))
+            + " ON CONFLICT DO NOTHING",
+            params,
+        )
+    return ids
 
 
 # --- the payments pump: applying stored events ------------------------------------------------
