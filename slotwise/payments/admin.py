@@ -82,6 +82,7 @@ class PaymentEventAdmin(admin.ModelAdmin):
         "headers",
         "outcome",
         "detail",
+        "parsed",
     ]
 
 

@@ -438,3 +438,23 @@ def test_https_redirect_is_kept(settings):
     settings.SECURE_SSL_REDIRECT = False
     assert callback_match({**scope, "scheme": "http", "headers": []}) is not None
     assert callback_match({**scope, "method": "GET", "scheme": "https", "headers": []}) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_web_process_pump_applies_payment_events(org, contact, test_provider):
+    """`MESSAGING_PUMP_IN_WEB` (the demo): the web process's pump pass runs the payments pump
+    too, so a stored callback takes effect with no worker."""
+    from slotwise.asgi import _pump_pass
+
+    payment = _started(org, contact)
+    body = _body(test_provider, payment, "evt_web")
+    services.callback_store(
+        provider="test",
+        organisation_id=org.pk,
+        body=body,
+        headers={"Slotwise-Signature": test_provider.sign(body)},
+        remote_addr="127.0.0.1",
+    )
+    assert _pump_pass() >= 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PAID
