@@ -990,12 +990,22 @@ def _save_outcomes(rows: list[PaymentEvent]) -> None:
     pipelined by psycopg) — a fraction of what `bulk_update`'s CASE expressions cost to build."""
     from django.db import connection
 
-    table = connection.ops.quote_name(PaymentEvent._meta.db_table)
+    ops = connection.ops
+    table = ops.quote_name(PaymentEvent._meta.db_table)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET outcome = %s, payment_id = %s, detail = %s, updated_at = %s"
             " WHERE id = %s",
-            [(r.outcome, r.payment_id, r.detail, r.updated_at, r.pk) for r in rows],
+            [
+                (
+                    r.outcome,
+                    r.payment_id,
+                    r.detail,
+                    ops.adapt_datetimefield_value(r.updated_at),
+                    r.pk,
+                )
+                for r in rows
+            ],
         )
 
 

@@ -458,3 +458,22 @@ def test_the_demo_web_process_pump_applies_payment_events(org, contact, test_pro
     assert _pump_pass() >= 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PAID
+
+
+@pytest.mark.django_db
+def test_stored_and_applied_times_read_back(client, org, contact, test_provider):
+    """The event's times written by SQL read back as the ORM writes them (SQLite and
+    PostgreSQL)."""
+    import datetime
+
+    from django.utils import timezone
+
+    payment = _started(org, contact)
+    body = _body(test_provider, payment, "evt_t")
+    before = timezone.now() - datetime.timedelta(seconds=1)
+    assert _post(client, org, body, test_provider.sign(body)).status_code == 200
+    services.payment_events_apply_pending()
+    event = PaymentEvent.objects.get(event_id="evt_t")
+    assert event.created_at >= before and event.updated_at >= event.created_at
+    assert event.updated_at <= timezone.now()
+    assert PaymentEvent.objects.filter(updated_at__gte=before, event_id="evt_t").exists()
