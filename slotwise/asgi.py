@@ -110,6 +110,10 @@ class OneHopASGIHandler(ASGIHandler):
         with closing(body_file):
             set_script_prefix(get_script_prefix(scope))
             response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            if not response.streaming and not response.has_header("Content-Length"):
+                # The lean paths skip CommonMiddleware, which sets it: with a length the answer
+                # is not chunked, and uvicorn writes it in one piece (core/http_coalesce.py).
+                response.headers["Content-Length"] = str(len(response.content))
             try:
                 await self.send_response(response, send)
             finally:
@@ -234,6 +238,9 @@ def get_application():
     import django
 
     django.setup(set_prefix=False)
+    from slotwise.core.http_coalesce import install
+
+    install()  # a response's head and body in one write under uvicorn (core/http_coalesce.py)
     from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
