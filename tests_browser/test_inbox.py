@@ -31,12 +31,16 @@ def asgi_server(demo, settings, monkeypatch):
     """slotwise.asgi under uvicorn on a free port, with the messaging pump in the process."""
     import uvicorn
 
-    from slotwise.asgi import application
+    from slotwise.asgi import get_application
 
     monkeypatch.setenv("CONSOLE_CHANNEL_SECRET", SECRET)
     settings.MESSAGING_PUMP_IN_WEB = True
     settings.MESSAGING_PUMP_IDLE_SECONDS = 0.1
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+    # A fresh application, built with these settings: the WebSocket origin check copies
+    # ALLOWED_HOSTS when it is built, and the module's `application` may have been built by an
+    # earlier test in this process with other hosts.
+    application = get_application()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
