@@ -18,17 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
-from django.db import close_old_connections, connection
+from slotwise.core.pumps import run_pump
 
 from .conf import setting
 from .services import payment_events_apply_pending
 
 logger = logging.getLogger("slotwise.payments.pump")
-
-#: As the messaging pump: the connection is kept from pass to pass and tidied this often.
-TIDY_SECONDS = 30
 
 
 def pump_once(*, batch: int = 100) -> int:
@@ -56,19 +52,10 @@ def lower_priority(nice: int) -> None:
 
 
 def run(stop: threading.Event, *, batch: int = 100) -> None:
-    idle = setting("PAYMENTS_PUMP_IDLE_SECONDS", 0.2)
     lower_priority(setting("PAYMENTS_PUMP_NICE", 0))
-    tidied = time.monotonic()
-    while not stop.is_set():
-        done = 0
-        try:
-            done = pump_once(batch=batch)
-        except Exception:  # the database may be restarting: wait and go on
-            logger.exception("payments pump pass failed")
-            connection.close()
-        if time.monotonic() - tidied > TIDY_SECONDS:
-            close_old_connections()
-            tidied = time.monotonic()
-        if not done:
-            stop.wait(idle)
-    connection.close()
+    run_pump(
+        stop,
+        lambda: pump_once(batch=batch),
+        idle=setting("PAYMENTS_PUMP_IDLE_SECONDS", 0.2),
+        name="payments",
+    )

@@ -8,52 +8,18 @@ import json
 from unittest import mock
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from django.contrib.sessions.middleware import SessionMiddleware
 from rest_framework.authtoken.models import Token
 
 from slotwise.bookings.models import Booking
 from slotwise.core.api_fastpath import api_fast_path_allowed
+from slotwise.core.testing import asgi_http as _call
 from slotwise.org.roles import Role
 from slotwise.tests_factories import ContactFactory, StaffFactory, make_unit
 
 from .conftest import future_slot, give_hours, make_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _call(method, path, headers=(), body=b""):
-    from slotwise.asgi import application
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-length", str(len(body)).encode()),
-            *headers,
-        ],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-    start = await communicator.receive_output(timeout=10)
-    content = b""
-    while True:
-        message = await communicator.receive_output(timeout=10)
-        content += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(timeout=10)
-    return start["status"], dict(start["headers"]), content
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 
+from slotwise.core.testing import asgi_http as _call
 from slotwise.messaging.channels.console.channel import ConsoleChannel
 from slotwise.messaging.fakes.twilio import TwilioFake
 from slotwise.messaging.fastpath import inbound_match
@@ -19,36 +19,6 @@ from slotwise.tests_factories import OrganisationFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "console-secret"
-
-
-async def _call(method, path, headers=(), body=b"", scheme="http", host=b"testserver"):
-    from slotwise.asgi import application
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": scheme,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", host), *headers],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-    start = await communicator.receive_output(timeout=10)
-    content = b""
-    while True:
-        message = await communicator.receive_output(timeout=10)
-        content += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(timeout=10)
-    return start["status"], dict(start["headers"]), content
 
 
 @pytest.fixture

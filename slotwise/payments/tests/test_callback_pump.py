@@ -8,12 +8,12 @@ import threading
 from decimal import Decimal
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
 from slotwise.core.money import Money
+from slotwise.core.testing import asgi_http as _call
 from slotwise.payments import services
 from slotwise.payments.fastpath import callback_match
 from slotwise.payments.models import Payment, PaymentEvent, PaymentStatus, StatusChange
@@ -364,36 +364,6 @@ def test_worker_batch_drains_pending_events(org, contact, test_provider):
 
 
 # --- the lean ASGI path -------------------------------------------------------------------------
-
-
-async def _call(method, path, headers=(), body=b"", scheme="http", host=b"testserver"):
-    from slotwise.asgi import application
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": scheme,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", host), *headers],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-    start = await communicator.receive_output(timeout=10)
-    content = b""
-    while True:
-        message = await communicator.receive_output(timeout=10)
-        content += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(timeout=10)
-    return start["status"], dict(start["headers"]), content
 
 
 @pytest.fixture
