@@ -38,7 +38,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from simple_history.models import HistoricalRecords
 
-from slotwise.messaging.fastpath import _secure
+from slotwise.core.asgi_scope import scope_is_secure
 
 API_PREFIX = "/api/"
 logger = structlog.get_logger("django_structlog.middlewares.request")
@@ -59,7 +59,7 @@ def api_fast_path_allowed(scope) -> bool:
             token = True
     if not token:
         return False
-    return not (settings.SECURE_SSL_REDIRECT and not _secure(scope))
+    return not (settings.SECURE_SSL_REDIRECT and not scope_is_secure(scope))
 
 
 def _no_response(request):  # the middlewares below are used for their response hooks only

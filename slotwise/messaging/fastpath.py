@@ -28,6 +28,8 @@ from django.core import signals
 from django.core.handlers.exception import convert_exception_to_response
 from django.utils import translation
 
+from slotwise.core.asgi_scope import scope_is_secure
+
 INBOUND_PATH = re.compile(r"^/messaging/inbound/(?P<kind>[-a-zA-Z0-9_]+)/(?P<key>[^/]+)/$")
 
 
@@ -40,23 +42,9 @@ def inbound_match(scope) -> re.Match | None:
     match = INBOUND_PATH.match(scope.get("path", ""))
     if match is None:
         return None
-    if settings.SECURE_SSL_REDIRECT and not _secure(scope):
+    if settings.SECURE_SSL_REDIRECT and not scope_is_secure(scope):
         return None  # the full chain answers with its redirect
     return match
-
-
-def _secure(scope) -> bool:
-    if scope.get("scheme") in ("https", "wss"):
-        return True
-    header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
-    if not header:
-        return False
-    name, value = header
-    wanted = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
-    for key, raw in scope.get("headers", ()):
-        if key.lower() == wanted:
-            return raw.decode("latin-1").split(",")[0].strip() == value
-    return False
 
 
 def _view(request):

@@ -29,7 +29,7 @@ from django.core import signals
 from django.core.handlers.exception import convert_exception_to_response
 from django.utils import translation
 
-from slotwise.messaging.fastpath import _secure
+from slotwise.core.asgi_scope import scope_is_secure
 
 CALLBACK_PATH = re.compile(
     r"^/payments/callback/(?P<provider>[-a-zA-Z0-9_]+)/(?P<org_slug>[-a-zA-Z0-9_]+)/$"
@@ -45,7 +45,7 @@ def callback_match(scope) -> re.Match | None:
     match = CALLBACK_PATH.match(scope.get("path", ""))
     if match is None:
         return None
-    if settings.SECURE_SSL_REDIRECT and not _secure(scope):
+    if settings.SECURE_SSL_REDIRECT and not scope_is_secure(scope):
         return None  # the full chain answers with its redirect
     return match
 
