@@ -6,8 +6,9 @@
   `AllowedHostsOriginValidator` (a page of another site can't open one with our cookies) and
   `AuthMiddlewareStack` (the session's user, as in a view);
 - "lifespan" → `Lifespan`: with `MESSAGING_PUMP_IN_WEB` on (the demo: `make demo`) it runs the
-  messaging pump — inbound events and the outbox, otherwise the worker's job — and the payments
-  pump (stored payment callbacks, `slotwise.payments.pump`) inside this process. The demo has no
+  messaging pump — inbound events and the outbox, otherwise the worker's job — the payments
+  pump (stored payment callbacks, `slotwise.payments.pump`) and the bookings pump (the API's
+  bookings' follow-ups, `slotwise.bookings.pump`) inside this process. The demo has no
   Redis, so its channel layer lives in the web process's memory: live events published by
   another process (the worker) would never reach a browser. The pump in the web process
   publishes them where the sockets are (a payment applied there updates the pay page live).
@@ -137,16 +138,22 @@ class OneHopASGIHandler(ASGIHandler):
 
 
 def _pump_pass() -> int:
-    """One pass of the messaging pump and of the payments pump on the pump's own thread (its
+    """One pass of the bookings, messaging and payments pumps on the pump's own thread (its
     live events are sent on the server's event loop: the thread runs under `sync_to_async`)."""
     from django.db import close_old_connections, connection
 
+    from slotwise.bookings.pump import pump_once as bookings_pump_once
     from slotwise.messaging.pump import pump_once
     from slotwise.payments.pump import pump_once as payments_pump_once
 
+    passes = (
+        (bookings_pump_once, "bookings"),
+        (pump_once, "messaging"),
+        (payments_pump_once, "payments"),
+    )
     done = 0
     try:
-        for one_pass, name in ((pump_once, "messaging"), (payments_pump_once, "payments")):
+        for one_pass, name in passes:
             try:
                 done += one_pass()
             except Exception:  # the database may be restarting: wait and go on

@@ -7,6 +7,10 @@ not see is a 404 (another organisation's, a sibling unit's, another customer's).
 cancel and reschedule need `bookings.change_booking` (staff, or the customer for their own
 booking — customers are held to the type's cancel / reschedule windows, staff are not).
 
+A booking made here answers as soon as it is written (with its audit row): its timeline entry and
+the customer's message follow from the bookings pump, within a second when the worker runs
+(`services.booking_effects_apply_pending`).
+
 A lost race (the time was taken meanwhile) answers 409 with fresh options for the same visit
 around the time asked for: `{"detail": "...", "options": [...]}`.
 """
@@ -151,6 +155,8 @@ class BookingListView(_BookingTimeZone, APIView):
                 hold_minutes=data.get("hold_minutes"),
                 seats=data["seats"],
                 notes=data["notes"],
+                # The timeline entry and the customer's message follow from the bookings pump.
+                defer_effects=True,
             )
         except Conflict as exc:
             raise _conflict(

@@ -126,6 +126,10 @@ class Booking(OrgScoped, PublicId):
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Set when the booking was made with its follow-ups deferred (the API): its timeline entry
+    # and the customer's message are written by the bookings pump (`services.
+    # booking_effects_apply_pending`), or first thing by any later change of the booking.
+    effects_due = models.BooleanField(_("follow-ups pending"), default=False, editable=False)
     # The audit trail is read per booking (by id) and by date; the copied foreign keys need no
     # index of their own there (each would cost every booking's insert).
     history = HistoricalRecords(
@@ -138,7 +142,8 @@ class Booking(OrgScoped, PublicId):
             "location",
             "created_by",
             "public_id",
-        ]
+        ],
+        excluded_fields=["effects_due"],
     )
 
     class Meta:
@@ -156,6 +161,10 @@ class Booking(OrgScoped, PublicId):
                 name="booking_active_staff_end_idx",
             ),
             models.Index(fields=["contact", "-start"], name="booking_contact_start_idx"),
+            # The bookings pump's queue: only the few rows whose follow-ups are still due.
+            models.Index(
+                fields=["id"], condition=models.Q(effects_due=True), name="booking_effects_due_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -10,6 +10,13 @@ travel, skills, regions, notice, horizon) before inserting. On PostgreSQL the ex
 constraint `booking_no_overlap` is the last line of defence; its violation (and a deadlock)
 become `Conflict`, never a 500.
 
+Follow-ups deferred (`defer_effects`, the API's bookings): the booking, its audit row and its
+hold-expiry job are written in the request's transaction with `effects_due` set; the contact's
+timeline entry and the customer's message follow from the bookings pump
+(`booking_effects_apply_pending`, run by the worker), or first thing from any later change of the
+booking (`_effects_first`), so they are never lost and never come after a later change's. See
+docs/architecture.md, "Booking over the API".
+
 Holds: a hold blocks its time until `hold_expires_at`. An expired hold stops counting at once
 (the checks ignore it and release it when something else needs the time); `booking_hold_expire`
 cancels every lapsed hold, run by the task `bookings.tasks.expire_holds`, which `booking_create`
@@ -19,11 +26,12 @@ enqueues (after commit) to run when the hold lapses.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from slotwise.core.errors import Conflict, ValidationError
@@ -40,6 +48,8 @@ try:  # part of the scheduling app's contract (scheduling.selectors)
 except ImportError:  # pragma: no cover - only while the selectors are being written
     check_bookable = None
     visit_spec = None
+
+logger = logging.getLogger("slotwise.bookings")
 
 DEFAULT_HOLD_MINUTES = 15
 DEADLOCK = "40P01"
@@ -159,6 +169,7 @@ def _cancel_lapsed(bookings, *, now) -> int:
     """Cancel lapsed holds (already selected under a lock); history and timeline written."""
     count = 0
     for booking in bookings:
+        _effects_first(booking)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking._change_reason = "hold expired"
@@ -328,6 +339,71 @@ def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
+def _created_effects(booking: Booking, *, actor=None) -> None:
+    """What follows a new booking: the contact's timeline entry and the customer's message."""
+    timeline_add(
+        contact=booking.contact,
+        kind="booking.created",
+        summary=_("%(type)s booked for %(start)s")
+        % {"type": booking.type.name, "start": booking.start.isoformat()},
+        data={"booking": str(booking.public_id), "status": booking.status},
+        actor=actor,
+        occurred_at=booking.created_at,
+    )
+    notifications.booking_changed(booking=booking, event="created")
+
+
+def _apply_due_effects(booking: Booking) -> bool:
+    """Write a (locked) booking's deferred follow-ups, as of when it was made: the timeline
+    entry in the organisation's language, by who booked it, and the customer's message. In a
+    savepoint: a failure is logged and the follow-ups dropped (the booking itself stands; a
+    failure that repeats would otherwise block the queue). True if they were written."""
+    try:
+        with transaction.atomic(), translation.override(booking.organisation.default_language):
+            _created_effects(booking, actor=booking.created_by)
+    except Exception:
+        logger.exception("follow-ups of booking %s failed", booking.pk)
+        return False
+    return True
+
+
+def _effects_first(current: Booking) -> None:
+    """Before a (locked) booking changes: its deferred follow-ups, if still due, so that the
+    customer hears "booked" before "moved" or "cancelled"."""
+    if not current.effects_due:
+        return
+    _apply_due_effects(current)
+    Booking.objects.filter(pk=current.pk).update(effects_due=False)
+    current.effects_due = False
+
+
+def booking_effects_apply_pending(*, limit: int = 100) -> int:
+    """The bookings pump: the deferred follow-ups of up to `limit` bookings, oldest first, in
+    one transaction; returns how many bookings were done. Rows are claimed with SKIP LOCKED, so
+    several workers share the queue, and a booking being changed meanwhile (its change applies
+    them itself) is skipped."""
+    with transaction.atomic():
+        due = list(
+            Booking.objects.filter(effects_due=True)
+            .order_by("pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related(
+                "organisation",
+                "type",
+                "staff__user",
+                "contact__organisation",
+                "location",
+                "created_by",
+            )[:limit]
+        )
+        failed = sum(not _apply_due_effects(booking) for booking in due)
+        if due:
+            Booking.objects.filter(pk__in=[b.pk for b in due]).update(effects_due=False)
+    if failed:
+        logger.error("%s of %s bookings' follow-ups failed", failed, len(due))
+    return len(due)
+
+
 def _schedule_hold_expiry(booking: Booking) -> None:
     """Enqueue, with the booking's transaction, the task that cancels the hold once it lapses."""
     from .tasks import expire_holds
@@ -349,6 +425,7 @@ def booking_create(
     location=None,
     notes: str = "",
     enforce_availability: bool = True,
+    defer_effects: bool = False,
     now: datetime.datetime | None = None,
 ) -> Booking:
     """Book `start` with `staff` for `contact`.
@@ -359,7 +436,9 @@ def booking_create(
     customer's address for in-person types (saved here if it is not yet). With
     `enforce_availability` (the default) every hard rule is re-checked under the staff lock;
     staff may pass False to book outside the published availability (overlaps are refused
-    whatever the flag). Raises ValidationError for bad input and Conflict when the time was taken.
+    whatever the flag). With `defer_effects` the timeline entry and the customer's message are
+    left to the bookings pump (`effects_due`; see the module's docstring). Raises ValidationError
+    for bad input and Conflict when the time was taken.
     """
     now = now or timezone.now()
     _validate_parties(type=type, staff=staff, contact=contact, location=location)
@@ -418,6 +497,7 @@ def booking_create(
             source=source,
             created_by=_user(actor),
             notes=notes,
+            effects_due=defer_effects,
         )
         # Related objects the caller already loaded are reused (the message and the API
         # response need them), so no query fetches them again.
@@ -428,15 +508,8 @@ def booking_create(
         booking.save(force_insert=True)
         if extras:
             booking.services.set(extras)
-        timeline_add(
-            contact=contact,
-            kind="booking.created",
-            summary=_("%(type)s booked for %(start)s")
-            % {"type": type.name, "start": start.isoformat()},
-            data={"booking": str(booking.public_id), "status": booking.status},
-            actor=actor,
-        )
-        notifications.booking_changed(booking=booking, event="created")
+        if not defer_effects:
+            _created_effects(booking, actor=actor)
         if held:
             _schedule_hold_expiry(booking)
         return booking
@@ -491,6 +564,7 @@ def booking_confirm(
     def confirm() -> Booking:
         Staff.objects.select_for_update().get(pk=booking.staff_id)
         current = Booking.objects.select_for_update().get(pk=booking.pk)
+        _effects_first(current)
         if current.status == BookingStatus.CONFIRMED:
             return current
         lapsed = current.hold_expires_at is not None and current.hold_expires_at <= now
@@ -524,6 +598,7 @@ def booking_revive_paid_hold(
     def revive() -> Booking:
         Staff.objects.select_for_update().get(pk=booking.staff_id)
         current = Booking.objects.select_for_update().select_related("type").get(pk=booking.pk)
+        _effects_first(current)
         if current.status == BookingStatus.CONFIRMED:
             return current
         if current.status != BookingStatus.CANCELLED or current.hold_expires_at is None:
@@ -555,6 +630,7 @@ def booking_cancel(
     reason = (reason or "").strip()
     with transaction.atomic():
         current = Booking.objects.select_for_update().select_related("type").get(pk=booking.pk)
+        _effects_first(current)
         if current.status == BookingStatus.CANCELLED:
             return current
         if current.status not in ACTIVE_STATUSES:
@@ -602,6 +678,7 @@ def booking_mark(*, booking: Booking, status: str, actor=None) -> Booking:
         raise ValidationError({"status": _("Choose no-show or done.")})
     with transaction.atomic():
         current = Booking.objects.select_for_update().get(pk=booking.pk)
+        _effects_first(current)
         if current.status != BookingStatus.CONFIRMED:
             raise ValidationError({"status": _("Only a confirmed booking can be marked.")})
         current.status = status
@@ -655,6 +732,7 @@ def booking_reschedule(
             .order_by("pk")
         }
         current = Booking.objects.select_for_update().get(pk=booking.pk)
+        _effects_first(current)
         if current.status not in ACTIVE_STATUSES:
             raise ValidationError({"status": _("This booking can no longer be moved.")})
         window = datetime.timedelta(hours=type.reschedule_window_hours)
@@ -746,6 +824,7 @@ def booking_book(
     seats: int = 1,
     notes: str = "",
     source: str = BookingSource.API,
+    defer_effects: bool = False,
     now: datetime.datetime | None = None,
 ) -> Booking:
     """Book an option for an existing `contact` or a new one from `new_contact` (first_name,
@@ -766,6 +845,7 @@ def booking_book(
         "seats": seats,
         "notes": notes,
         "source": source,
+        "defer_effects": defer_effects,
         "now": now,
     }
     if contact is not None:

@@ -1,8 +1,10 @@
 """`manage.py worker` — the database-backed task worker (django-tasks-db) plus a heartbeat and
 periodic tasks.
 
-It runs the same loop as `db_worker` and, beside it, three threads:
+It runs the same loop as `db_worker` and, beside it, these threads:
 
+- the bookings pump (`slotwise.bookings.pump`): the follow-ups (timeline entry, the customer's
+  message) of bookings made through the API, which answers before writing them;
 - the messaging pump (`slotwise.messaging.pump`): inbound events and the outbox;
 - the payments pump (`slotwise.payments.pump`): applies the payment callbacks the callback URL
   stored as pending (the pumps are a list, `PUMPS`: each runs in a thread of its own, so the
@@ -43,8 +45,10 @@ PERIODIC_TICK_SECONDS = 5
 
 #: name → dotted path of a pump module with `run(stop)` (the loop, in a thread of its own) and
 #: `pump_once()` (one pass; how much it did — `--batch` repeats it until nothing is left).
-#: `--no-<name>` leaves one out.
+#: `--no-<name>` leaves one out. The bookings pump comes first: a batch run then also delivers
+#: the messages it queues.
 PUMPS: dict[str, str] = {
+    "bookings": "slotwise.bookings.pump",
     "messaging": "slotwise.messaging.pump",
     "payments": "slotwise.payments.pump",
 }
@@ -139,6 +143,12 @@ class Command(DBWorkerCommand):
             action="store_false",
             dest="messaging",
             help="Don't run the messaging pump (inbound events and the outbox) in this worker.",
+        )
+        parser.add_argument(
+            "--no-bookings",
+            action="store_false",
+            dest="bookings",
+            help="Don't run the bookings pump (follow-ups of API bookings) in this worker.",
         )
         parser.add_argument(
             "--no-payments",
