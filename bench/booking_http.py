@@ -8,8 +8,11 @@ must answer 409). The clients run closed loop (each sends its next booking when 
 answered): `per_s` is the server's saturation throughput and `p95_ms` includes the queueing 50
 clients cause (mean latency = 50 / throughput). A second, paced phase offers 1,000 more bookings
 (a later week's slots) at `PACED_PER_S` (open loop, latency counted from when each booking was
-due): `paced_per_s`, `paced_p95_ms`. Afterwards it counts double bookings with SQL (overlapping
-active blocked ranges per staff member) and deletes everything it made, also on error.
+due): `paced_per_s`, `paced_p95_ms`. The real worker runs beside the server (its bookings pump
+writes each booking's timeline entry and message after the answer): `follow_ups_within_s` is how
+long after the last booking the last follow-up was written, `follow_ups_missing` counts bookings
+without theirs (must be 0). Afterwards it counts double bookings with SQL (overlapping active
+blocked ranges per staff member) and deletes everything it made, also on error.
 
     {"bench": "booking_http", "clients": 50, "bookings": 1000, "per_s": ..., "p95_ms": ...,
      "double_bookings": 0, "errors_5xx": 0, "paced_per_s": ..., "paced_p95_ms": ..., ...}
@@ -185,6 +188,44 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
             proc.wait()
 
 
+@contextlib.contextmanager
+def worker(*args: str):
+    """`manage.py worker` as a subprocess with the server's environment (`server`), with `args`
+    (e.g. "--no-messaging"); yields its pid. Its output goes to stderr."""
+    env = dict(os.environ)
+    env.pop("SLOTWISE_TESTING", None)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="0",
+        LOG_LEVEL="WARNING",
+        DB_CONN_MAX_AGE="0",
+        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "16"),
+        DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
+        DJANGO_SETTINGS_MODULE="slotwise.settings",
+    )
+    cmd = [sys.executable, "manage.py", "worker", "--no-periodic", "--no-reload"]
+    cmd += ["--queue-name", "*", "--worker-id", f"bench-{os.getpid()}", *args]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr, stderr=sys.stderr
+    )
+    try:
+        time.sleep(1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with {proc.returncode}")
+        yield proc.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def next_workdays(zone, count: int, start_in_days: int = 2) -> list[dt.date]:
     day = dt.datetime.now(zone).date() + dt.timedelta(days=start_in_days)
     out = []
@@ -332,6 +373,41 @@ def cleanup(data: dict | None) -> None:
                     if json.dumps(r.args_kwargs.get("args", [])) in ids
                 ]
                 DBTaskResult.objects.filter(pk__in=stale).delete()
+
+
+def wait_follow_ups(org, *, timeout: float = 120) -> float | None:
+    """Seconds until no booking of the organisation has follow-ups due (None: some still are
+    at `timeout`)."""
+    from slotwise.bookings.models import Booking
+
+    due = Booking.objects.filter(organisation=org, effects_due=True)
+    t0 = time.perf_counter()
+    while due.exists():
+        if time.perf_counter() - t0 > timeout:
+            return None
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def follow_ups_missing(org) -> int:
+    """Bookings of the organisation without their "booking.created" timeline entry."""
+    from django.db import connection
+
+    from slotwise.bookings.models import Booking
+    from slotwise.customers.models import TimelineEntry
+
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT count(*) FROM {Booking._meta.db_table} b
+             WHERE b.organisation_id = %s AND NOT EXISTS (
+                   SELECT 1 FROM {TimelineEntry._meta.db_table} t
+                    WHERE t.contact_id = b.contact_id AND t.kind = 'booking.created'
+                      AND t.data ->> 'booking' = b.public_id::text)
+            """,
+            [org.pk],
+        )
+        return cur.fetchone()[0]
 
 
 def double_bookings(org_id: int) -> int:
@@ -482,7 +558,11 @@ def measure(
     try:
         data = build_dataset(label="http", n_staff=STAFF, n_contacts=500)
         jobs = jobs_for(data, bookings, COLLISIONS)
-        with server(kind=kind, workers=workers) as (base, pid):
+        # The worker writes the bookings' follow-ups (timeline entry, the customer's message):
+        # its bookings pump runs beside the server as in production (messages stay queued, as
+        # no provider is reachable; the messaging and payments pumps are off).
+        pumps_off = ("--no-messaging", "--no-payments")
+        with server(kind=kind, workers=workers) as (base, pid), worker(*pumps_off) as wpid:
             # Warm up both workers (imports, connections, caches) outside the measurement:
             # real bookings in a later week, not counted.
             warm_jobs = jobs_for(data, 40, 0, start_in_days=21)
@@ -491,12 +571,14 @@ def measure(
             from django.db import connection
 
             dbname = connection.settings_dict["NAME"]
+            wait_follow_ups(data["org"])
             cpu0, own0 = tree_cpu_seconds(pid), time.process_time()
-            pg0 = postgres_cpu_seconds(dbname)
+            pg0, wcpu0 = postgres_cpu_seconds(dbname), tree_cpu_seconds(wpid)
             result = run_clients(base, data["token"], jobs, clients)
             server_cpu = tree_cpu_seconds(pid) - cpu0
             client_cpu = time.process_time() - own0
             pg_cpu = postgres_cpu_seconds(dbname) - pg0
+            worker_cpu = tree_cpu_seconds(wpid) - wcpu0
             from slotwise.bookings.models import Booking
 
             made = Booking.objects.filter(organisation=data["org"])
@@ -507,6 +589,7 @@ def measure(
             before = made.count()
             paced = run_clients(base, data["token"], paced_jobs, clients, rate=PACED_PER_S)
             paced_created = made.count() - before
+            follow_ups_s = wait_follow_ups(data["org"])
             # The stack's floor on this machine: the same clients on GET /api/me/ (token
             # authentication and three small queries), to compare the booking with.
             floor = run_clients(base, data["token"], [None] * 2000, clients, path="/api/me/")
@@ -534,6 +617,12 @@ def measure(
             "server_cpu_ms_per_request": round(server_cpu * 1000 / len(jobs), 2),
             "client_cpu_ms_per_request": round(client_cpu * 1000 / len(jobs), 2),
             "postgres_cpu_ms_per_request": round(pg_cpu * 1000 / len(jobs), 2),
+            # The worker's bookings pump during the closed phase, and the time from the last
+            # booking answered until every follow-up was written; bookings without their
+            # timeline entry afterwards (must be 0).
+            "worker_cpu_ms_per_request": round(worker_cpu * 1000 / len(jobs), 2),
+            "follow_ups_within_s": round(follow_ups_s, 2) if follow_ups_s is not None else None,
+            "follow_ups_missing": follow_ups_missing(data["org"]),
             "paced_offered_per_s": PACED_PER_S,
             "paced_bookings": paced_created,
             "paced_per_s": round(paced_created / paced["wall"], 1),

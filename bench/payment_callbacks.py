@@ -66,6 +66,7 @@ from bench.booking_http import (
     server,
     setup_django,
     tree_cpu_seconds,
+    worker,
 )
 
 SENDERS = 50
@@ -82,44 +83,6 @@ AMOUNT = Decimal("450.00")
 REFUNDED = Decimal("150.00")
 SECRET_ENV = "BENCH_PAYMENT_CALLBACK_SECRET"
 DRAIN_TIMEOUT = 120
-
-
-@contextlib.contextmanager
-def worker():
-    """`manage.py worker` as a subprocess with the server's environment (booking_http.server);
-    yields its pid. Its output goes to stderr."""
-    env = dict(os.environ)
-    env.pop("SLOTWISE_TESTING", None)
-    env.update(
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="0",
-        LOG_LEVEL="WARNING",
-        DB_CONN_MAX_AGE="0",
-        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "16"),
-        DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
-        DJANGO_SETTINGS_MODULE="slotwise.settings",
-    )
-    cmd = [sys.executable, "manage.py", "worker", "--no-periodic", "--no-reload"]
-    cmd += ["--queue-name", "*", "--worker-id", f"bench-{os.getpid()}"]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr, stderr=sys.stderr
-    )
-    try:
-        time.sleep(1)
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited with {proc.returncode}")
-        yield proc.pid
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def pending_count(org) -> int:

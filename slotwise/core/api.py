@@ -33,11 +33,14 @@ def exception_handler(exc, context):
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token authentication (the same header, checks and messages); on PostgreSQL the
-    token and its user are read with one plain query: it runs on every API request, and the
+    token, its user and the user's staff record (`org.selectors.staff_of`, which nearly every
+    endpoint asks for) are read with one plain query: it runs on every API request, and the
     ORM's compile step costs more than the query (bench booking_http)."""
 
     def authenticate_credentials(self, key):
         from rest_framework.authtoken.models import Token
+
+        from slotwise.org.selectors import prime_staff_of, staff_from_row
 
         if connection.vendor != "postgresql" or self.get_model() is not Token:
             return super().authenticate_credentials(key)
@@ -52,6 +55,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
         token.user = user
+        prime_staff_of(user, staff_from_row(row))
         return user, token
 
 
@@ -60,10 +64,14 @@ def _token_sql(token_model, user_model) -> str:
     def columns(alias, model):
         return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
 
+    from slotwise.org.selectors import staff_join_sql
+
+    staff_columns, staff_joins = staff_join_sql("u.id")
     return (
-        f"SELECT {columns('t', token_model)}, {columns('u', user_model)}"
+        f"SELECT {columns('t', token_model)}, {columns('u', user_model)}, {staff_columns}"
         f" FROM {token_model._meta.db_table} t"
-        f" JOIN {user_model._meta.db_table} u ON u.id = t.user_id WHERE t.key = %s"
+        f" JOIN {user_model._meta.db_table} u ON u.id = t.user_id{staff_joins}"
+        f" WHERE t.key = %s"
     )
 
 

@@ -48,20 +48,32 @@ def _staff_of_orm(user) -> Staff | None:
     return staff
 
 
-_STAFF_MODELS = (("s", Staff), ("o", Organisation), ("u", OrgUnit))
+_STAFF_MODELS = (("s", Staff), ("o", Organisation), ("ou", OrgUnit))
+
+
+@functools.cache
+def staff_join_sql(user_id_column: str) -> tuple[str, str]:
+    """(columns, joins) that read the staff record of the user whose id is `user_id_column`
+    (with its organisation, unit and roles) in another query — the API's token query reads the
+    token, its user and their staff record at once (`prime_staff_of`). No staff record: NULLs."""
+    columns = ", ".join(select_columns(alias, model) for alias, model in _STAFF_MODELS)
+    columns += (
+        f", (SELECT string_agg(r.role, ',') FROM {StaffRole._meta.db_table} r"
+        f" WHERE r.staff_id = s.id)"
+    )
+    joins = (
+        f" LEFT JOIN {Staff._meta.db_table} s ON s.user_id = {user_id_column}"
+        f" LEFT JOIN {Organisation._meta.db_table} o ON o.id = s.organisation_id"
+        f" LEFT JOIN {OrgUnit._meta.db_table} ou ON ou.id = s.unit_id"
+    )
+    return columns, joins
 
 
 @functools.cache
 def _staff_of_sql() -> str:
-    columns = ", ".join(select_columns(alias, model) for alias, model in _STAFF_MODELS)
-    return (
-        f"SELECT {columns}, (SELECT string_agg(r.role, ',') FROM {StaffRole._meta.db_table} r"
-        f" WHERE r.staff_id = s.id)"
-        f" FROM {Staff._meta.db_table} s"
-        f" JOIN {Organisation._meta.db_table} o ON o.id = s.organisation_id"
-        f" JOIN {OrgUnit._meta.db_table} u ON u.id = s.unit_id"
-        f" WHERE s.user_id = %s"
-    )
+    columns, joins = staff_join_sql("%s")
+    # The user's id is the join's parameter; a user without a staff record gives no row.
+    return f"SELECT {columns} FROM (SELECT 1) one{joins} WHERE s.id IS NOT NULL"
 
 
 def _staff_of_postgres(user_id) -> Staff | None:
@@ -71,13 +83,26 @@ def _staff_of_postgres(user_id) -> Staff | None:
     with connection.cursor() as cursor:
         cursor.execute(_staff_of_sql(), [user_id])
         row = cursor.fetchone()
-    if row is None:
+    return None if row is None else staff_from_row(row)
+
+
+def staff_from_row(row) -> Staff | None:
+    """The staff record from the end of a row read with `staff_join_sql`'s columns (None when
+    the user has none)."""
+    width = sum(len(m._meta.concrete_fields) for _a, m in _STAFF_MODELS) + 1
+    part = row[len(row) - width :]
+    staff, organisation, unit = models_from_row(part[:-1], [m for _a, m in _STAFF_MODELS])
+    if staff is None:
         return None
-    staff, organisation, unit = models_from_row(row, [m for _a, m in _STAFF_MODELS])
     staff.organisation = organisation
     staff.unit = unit
-    staff._role_set = frozenset(r for r in (row[-1] or "").split(",") if r)
+    staff._role_set = frozenset(r for r in (part[-1] or "").split(",") if r)
     return staff
+
+
+def prime_staff_of(user, staff: Staff | None) -> None:
+    """Set what `staff_of(user)` answers for this request (read together with the user)."""
+    user._staff_cache = staff
 
 
 def select_columns(alias: str, model) -> str:

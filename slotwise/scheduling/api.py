@@ -139,8 +139,12 @@ def resolve_type(organisation, value, *, field: str = "type", active_only: bool 
 def _type_sql(by_id: bool, active_only: bool) -> str:
     from .models import SchedulingPolicy
 
+    # The type's skills, units and regions come along (`selectors._type_rules`: visit_spec
+    # needs them next), as a JSON array of rows.
+    rules = selectors.type_rules_sql("{id} = t.id")
     return (
-        f"SELECT {select_columns('t', AppointmentType)}, {select_columns('p', SchedulingPolicy)}"
+        f"SELECT {select_columns('t', AppointmentType)}, {select_columns('p', SchedulingPolicy)},"
+        f" (SELECT coalesce(json_agg(json_build_array(r.kind, r.type_id, r.text, r.number)), '[]') FROM ({rules}) r)"
         f" FROM {AppointmentType._meta.db_table} t"
         f" LEFT JOIN {SchedulingPolicy._meta.db_table} p"
         f" ON p.organisation_id = t.organisation_id"
@@ -161,7 +165,8 @@ def _type_and_policy_postgres(organisation, value: str, active_only: bool):
         row = cursor.fetchone()
     if row is None:
         return None, None
-    found, policy = models_from_row(row, [AppointmentType, SchedulingPolicy])
+    found, policy = models_from_row(row[:-1], [AppointmentType, SchedulingPolicy])
+    found._rules_rows = [tuple(r) for r in row[-1]]
     return found, policy
 
 

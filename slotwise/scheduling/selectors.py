@@ -106,7 +106,7 @@ def visit_spec(types: Sequence[AppointmentType]) -> VisitSpec:
     if errors:
         raise ValidationError({"types": errors})
 
-    required, unit_paths, region_sets = _type_rules([t.pk for t in types])
+    required, unit_paths, region_sets = _type_rules(types)
     allowed_regions = None
     for rset in region_sets.values():
         allowed_regions = frozenset(rset) if allowed_regions is None else allowed_regions & rset
@@ -131,40 +131,53 @@ def visit_spec(types: Sequence[AppointmentType]) -> VisitSpec:
     )
 
 
-def _type_rules(ids: list[int]):
-    """Required skills (max level), allowed unit paths and allowed regions of the types, in
-    one query."""
+def type_rules_sql(condition: str) -> str:
+    """The rows of `_type_rules` for the types whose id satisfies `condition` (SQL with the
+    placeholder `{id}` for the column): (kind, type id, text, number)."""
     from .models import AppointmentTypeSkill
 
     units = AppointmentType.allowed_units.through._meta
     regions = AppointmentType.allowed_regions.through._meta
-    marks = ", ".join(["%s"] * len(ids))
-    sql = f"""
-        SELECT 's', ts.type_id, sk.code, ts.min_level
+    return f"""
+        SELECT 's' AS kind, ts.type_id AS type_id, sk.code AS text, ts.min_level AS number
           FROM {AppointmentTypeSkill._meta.db_table} ts
           JOIN org_skill sk ON sk.id = ts.skill_id
-         WHERE ts.type_id IN ({marks})
+         WHERE {condition.format(id="ts.type_id")}
         UNION ALL
         SELECT 'u', au.appointmenttype_id, ou.path, NULL
           FROM {units.db_table} au JOIN org_orgunit ou ON ou.id = au.orgunit_id
-         WHERE au.appointmenttype_id IN ({marks})
+         WHERE {condition.format(id="au.appointmenttype_id")}
         UNION ALL
         SELECT 'r', ar.appointmenttype_id, NULL, ar.region_id
           FROM {regions.db_table} ar
-         WHERE ar.appointmenttype_id IN ({marks})
+         WHERE {condition.format(id="ar.appointmenttype_id")}
     """
+
+
+def _type_rules(types: Sequence[AppointmentType]):
+    """Required skills (max level), allowed unit paths and allowed regions of the types, in
+    one query — or none, when each type came with its rows (`_rules_rows`, read together with
+    the type by `scheduling.api.resolve_type`)."""
+    rows: list = []
+    if all(hasattr(t, "_rules_rows") for t in types):
+        for t in types:
+            rows.extend(t._rules_rows)
+    else:
+        ids = [t.pk for t in types]
+        marks = ", ".join(["%s"] * len(ids))
+        with connection.cursor() as cursor:
+            cursor.execute(type_rules_sql(f"{{id}} IN ({marks})"), [*ids, *ids, *ids])
+            rows = cursor.fetchall()
     required: dict[str, int] = {}
     unit_paths: dict[int, list[str]] = {}
     region_sets: dict[int, set[int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *ids, *ids])
-        for kind, tid, text, number in cursor.fetchall():
-            if kind == "s":
-                required[text] = max(number, required.get(text, 0))
-            elif kind == "u":
-                unit_paths.setdefault(tid, []).append(text)
-            else:
-                region_sets.setdefault(tid, set()).add(number)
+    for kind, tid, text, number in rows:
+        if kind == "s":
+            required[text] = max(number, required.get(text, 0))
+        elif kind == "u":
+            unit_paths.setdefault(tid, []).append(text)
+        else:
+            region_sets.setdefault(tid, set()).add(number)
     return required, unit_paths, region_sets
 
 

@@ -176,8 +176,11 @@ def test_bad_details_are_field_errors_and_nothing_is_written(client, phone_type,
 @pytest.mark.parametrize("postcode", ["ABC", "9999 ZZ", "99"])
 def test_bad_postcode_is_a_field_error(client, visit_type, postcode):
     url = reverse("book:type", args=[visit_type.organisation.slug, visit_type.slug])
-    today = datetime.date.today().isoformat()
-    response = client.get(url, {"postcode": postcode, "start": today, "end": today})
+    # Tomorrow in the organisation's zone: the window is ahead whatever the hour here (on the
+    # machine's UTC date this failed around midnight, as a window in the past).
+    zone = ZoneInfo(visit_type.organisation.time_zone)
+    day = (timezone.localdate(timezone=zone) + datetime.timedelta(days=1)).isoformat()
+    response = client.get(url, {"postcode": postcode, "start": day, "end": day})
     assert response.status_code == 200
     assert response.context["form"].errors["postcode"]
     assert response.context["days"] == []
