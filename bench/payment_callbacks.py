@@ -41,23 +41,18 @@ deletes everything it made, also on error. An event still pending at the end cou
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
 import random
 import secrets
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from decimal import Decimal
 
 from bench.booking_http import (
-    ROOT,
     build_dataset,
     cleanup,
     log,

@@ -163,9 +163,7 @@ def test_a_lost_race_leaves_nothing_due(w):
 
 
 def test_booking_through_the_services_writes_follow_ups_at_once(w):
-    booking = services.booking_create(
-        type=w.consult, staff=w.rep, contact=w.contact, start=w.slot
-    )
+    booking = services.booking_create(type=w.consult, staff=w.rep, contact=w.contact, start=w.slot)
     assert booking.effects_due is False
     assert _timeline(booking) == ["booking.created"]
 
