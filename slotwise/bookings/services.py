@@ -36,7 +36,9 @@ from django.utils.translation import gettext as _
 
 from slotwise.core.errors import Conflict, ValidationError
 from slotwise.core.tasks import enqueue_with_transaction
-from slotwise.customers.services import timeline_add
+from slotwise.customers.models import TimelineEntry
+from slotwise.customers.services import timeline_add, timeline_entry
+from slotwise.messaging.notify import channels_read_once
 from slotwise.org.models import Staff
 from slotwise.scheduling.models import AppointmentType
 
@@ -339,9 +341,11 @@ def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
-def _created_effects(booking: Booking, *, actor=None) -> None:
-    """What follows a new booking: the contact's timeline entry and the customer's message."""
-    timeline_add(
+def _created_effects(booking: Booking, *, actor=None, entries: list | None = None) -> None:
+    """What follows a new booking: the contact's timeline entry and the customer's message.
+    With `entries` the timeline entry is appended there unsaved (the pump saves a batch's at
+    once)."""
+    entry = timeline_entry(
         contact=booking.contact,
         kind="booking.created",
         summary=_("%(type)s booked for %(start)s")
@@ -350,17 +354,27 @@ def _created_effects(booking: Booking, *, actor=None) -> None:
         actor=actor,
         occurred_at=booking.created_at,
     )
+    if entries is None:
+        entry.save(force_insert=True)
+    else:
+        entries.append(entry)
     notifications.booking_changed(booking=booking, event="created")
 
 
+def _due_effects(booking: Booking, entries: list | None = None) -> None:
+    """A (locked) booking's deferred follow-ups, as of when it was made: the timeline entry in
+    the organisation's language, by who booked it, and the customer's message."""
+    with translation.override(booking.organisation.default_language):
+        _created_effects(booking, actor=booking.created_by, entries=entries)
+
+
 def _apply_due_effects(booking: Booking) -> bool:
-    """Write a (locked) booking's deferred follow-ups, as of when it was made: the timeline
-    entry in the organisation's language, by who booked it, and the customer's message. In a
-    savepoint: a failure is logged and the follow-ups dropped (the booking itself stands; a
-    failure that repeats would otherwise block the queue). True if they were written."""
+    """`_due_effects` in a savepoint: a failure is logged and the follow-ups dropped (the
+    booking itself stands; a failure that repeats would otherwise block the queue). True if
+    they were written."""
     try:
-        with transaction.atomic(), translation.override(booking.organisation.default_language):
-            _created_effects(booking, actor=booking.created_by)
+        with transaction.atomic():
+            _due_effects(booking)
     except Exception:
         logger.exception("follow-ups of booking %s failed", booking.pk)
         return False
@@ -381,7 +395,11 @@ def booking_effects_apply_pending(*, limit: int = 100) -> int:
     """The bookings pump: the deferred follow-ups of up to `limit` bookings, oldest first, in
     one transaction; returns how many bookings were done. Rows are claimed with SKIP LOCKED, so
     several workers share the queue, and a booking being changed meanwhile (its change applies
-    them itself) is skipped."""
+    them itself) is skipped.
+
+    The batch is written at once (its timeline entries in one insert, each organisation's
+    channels read once); if any booking's follow-ups fail, the batch is written again one
+    booking at a time, each in a savepoint, so only the failing one's are dropped (logged)."""
     with transaction.atomic():
         due = list(
             Booking.objects.filter(effects_due=True)
@@ -393,12 +411,23 @@ def booking_effects_apply_pending(*, limit: int = 100) -> int:
                 "staff__user",
                 "contact__organisation",
                 "location",
+                "unit",
                 "created_by",
             )[:limit]
         )
-        failed = sum(not _apply_due_effects(booking) for booking in due)
-        if due:
-            Booking.objects.filter(pk__in=[b.pk for b in due]).update(effects_due=False)
+        if not due:
+            return 0
+        failed = 0
+        try:
+            with transaction.atomic(), channels_read_once():
+                entries: list = []
+                for booking in due:
+                    _due_effects(booking, entries)
+                TimelineEntry.objects.bulk_create(entries)
+        except Exception:
+            with channels_read_once():
+                failed = sum(not _apply_due_effects(booking) for booking in due)
+        Booking.objects.filter(pk__in=[b.pk for b in due]).update(effects_due=False)
     if failed:
         logger.error("%s of %s bookings' follow-ups failed", failed, len(due))
     return len(due)

@@ -178,7 +178,7 @@ def consent_record(
     return consent
 
 
-def timeline_add(
+def timeline_entry(
     *,
     contact: Contact,
     kind: str,
@@ -187,7 +187,9 @@ def timeline_add(
     actor=None,
     occurred_at=None,
 ) -> TimelineEntry:
-    return TimelineEntry.objects.create(
+    """An unsaved timeline entry (for `TimelineEntry.objects.bulk_create`: the bookings pump
+    writes a batch's entries at once); `timeline_add` saves one."""
+    return TimelineEntry(
         organisation=contact.organisation,
         contact=contact,
         kind=kind,
@@ -196,6 +198,13 @@ def timeline_add(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         occurred_at=occurred_at or timezone.now(),
     )
+
+
+def timeline_add(**kwargs) -> TimelineEntry:
+    """Write one entry to the contact's timeline (`timeline_entry`'s arguments)."""
+    entry = timeline_entry(**kwargs)
+    entry.save(force_insert=True)
+    return entry
 
 
 # --- merging duplicates ----------------------------------------------------------------------

@@ -20,6 +20,8 @@ the context.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 from dataclasses import dataclass
@@ -88,15 +90,37 @@ def _channels_sql() -> str:
     )
 
 
+_channels_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "notify_channels_memo", default=None
+)
+
+
+@contextlib.contextmanager
+def channels_read_once():
+    """Inside the block each organisation's channels are read once (a pump's batch of
+    notifications; outside, every notification reads them afresh)."""
+    token = _channels_memo.set({})
+    try:
+        yield
+    finally:
+        _channels_memo.reset(token)
+
+
 def _notification_channels(organisation_id: int) -> list[ChannelConfig]:
     """The organisation's enabled channels that can carry a notification, in their order —
     as plain SQL: it runs for every notification (each booking's confirmation), and the ORM's
     compile step cost more than the query (bench booking_http)."""
     from slotwise.org.selectors import models_from_row
 
+    memo = _channels_memo.get()
+    if memo is not None and organisation_id in memo:
+        return memo[organisation_id]
     with connection.cursor() as cursor:
         cursor.execute(_channels_sql(), [organisation_id])
-        return [models_from_row(row, [ChannelConfig])[0] for row in cursor.fetchall()]
+        found = [models_from_row(row, [ChannelConfig])[0] for row in cursor.fetchall()]
+    if memo is not None:
+        memo[organisation_id] = found
+    return found
 
 
 def candidates(
