@@ -273,8 +273,16 @@ def fast_cursor():
 
 
 def _busy_rows_postgres(ids, ws, we, now, exclude_id, contact_id):
-    params = {"ids": list(ids), "ws": ws, "we": we, "now": now, "exclude": exclude_id or 0}
+    ids = list(ids)
+    params = {"ids": ids, "ws": ws, "we": we, "now": now, "exclude": exclude_id or 0}
     sql = _BUSY_SQL
+    if len(ids) == 1:
+        # One staff member (re-checking one option before booking it): "= id" instead of
+        # "= ANY(ids)", so PostgreSQL keeps one generic plan for the prepared statement instead
+        # of planning it afresh on every booking (an array's length is unknown to a generic
+        # plan, so it never looked cheap enough).
+        sql = sql.replace("= ANY(%(ids)s)", "= %(id)s")
+        params["id"] = ids[0]
     if contact_id is not None:
         sql += _PREVIOUS_SQL
         params["contact"] = contact_id
