@@ -35,6 +35,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from slotwise.core.errors import Conflict, ValidationError
+from slotwise.core.history import insert_with_history
 from slotwise.core.tasks import enqueue_with_transaction
 from slotwise.customers.models import TimelineEntry
 from slotwise.customers.services import timeline_add, timeline_entry
@@ -537,7 +538,8 @@ def booking_create(
             booking.organisation = type.organisation
         if Staff.unit.is_cached(staff) and staff.unit_id == unit_id:
             booking.unit = staff.unit
-        booking.save(force_insert=True)
+        # The booking and its audit row in one statement on PostgreSQL (a plain save elsewhere).
+        insert_with_history(booking)
         if extras:
             booking.services.set(extras)
         if not defer_effects:

@@ -3,6 +3,7 @@ the back office (payments with filters, a refund with a reason, invoices: draft 
 issue, void, PDF, a manual payment) and who may reach what."""
 
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -213,7 +214,9 @@ def test_payments_list_filters(client, org, admin, customer, test_provider):
     assert listed(status="paid") == {online, cash}
     assert listed(status="refunded") == set()
     assert listed(q=online.provider_reference[:12]) == {online}
-    today = online.created_at.date().isoformat()
+    # The day in the organisation's zone (the filter's): the UTC date differs around midnight.
+    zone = ZoneInfo(org.time_zone)
+    today = online.created_at.astimezone(zone).date().isoformat()
     assert listed(date_from=today, date_to=today) == {online, cash}
     assert listed(date_from="2001-01-01", date_to="2001-01-02") == set()
 
