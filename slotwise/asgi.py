@@ -31,10 +31,16 @@ and every request starts a thread of its own (and one more to join it when it en
   memory, which needs nothing after) `close()` in ONE hop, as under WSGI: the same middleware,
   signals, connection handling and request context. A streaming response is closed after
   sending, as Django does, in the same thread;
-- runs that hop on one of a fixed set of request threads (`WEB_THREADS` per process, default
-  16), reused from request to request: each request still has all its sync work on one thread
-  (`ThreadSensitiveContext` with that thread's executor), more requests wait for a free thread.
-  Keep the database pool (`DB_POOL_MAX_SIZE`) at least this large.
+- runs that hop on one of a fixed set of request threads, reused from request to request: each
+  request still has all its sync work on one thread (`ThreadSensitiveContext` with that
+  thread's executor), more requests wait for a free thread. Two sets per process: the lean
+  paths' requests (below: short, CPU-bound, the hot paths — `WEB_LEAN_THREADS`, default 4) and
+  everything else (pages, which may wait on a provider — `WEB_THREADS`, default 16). Fewer
+  threads for the lean paths mean fewer requests sharing the GIL and the database at once: in
+  bench booking_http and payment_callbacks (50 closed-loop clients on two cores) 4 instead of
+  16 lowered p95 by a quarter to a third at the same throughput; pages keep their threads for
+  slow providers, and a burst of API calls or callbacks does not take every thread from them.
+  Keep the database pool (`DB_POOL_MAX_SIZE`) at least `WEB_THREADS + WEB_LEAN_THREADS`.
 Each hop is a hand-off between the event loop's thread and a request thread (GIL and wake-up
 costs); a new thread per request costs its start and join. bench booking_http, the previous
 handler against this one on the same machine: server CPU per request 15.7 -> 11.0 ms (4
@@ -61,12 +67,18 @@ logger = logging.getLogger("slotwise.asgi")
 
 
 class OneHopASGIHandler(ASGIHandler):
-    def __init__(self, threads: int = 16):
+    def __init__(self, threads: int = 16, lean_threads: int = 4):
         super().__init__()
         self.threads = max(1, threads)
-        self._executors_made: list[ThreadPoolExecutor] = []
-        self._idle: asyncio.LifoQueue | None = None
+        self.lean_threads = max(1, lean_threads)
+        self._executors_made: dict[bool, list[ThreadPoolExecutor]] = {}
+        self._idle: dict[bool, asyncio.LifoQueue] = {}
         self._loop = None
+
+    def lean(self, scope) -> bool:
+        """Whether a lean path (a mixin below) serves this request: it then runs on the lean
+        paths' own threads. Mixins extend it."""
+        return False
 
     def load_middleware(self, is_async=False):
         # The chain is built for sync calls (async-only middleware would be adapted by Django).
@@ -75,26 +87,32 @@ class OneHopASGIHandler(ASGIHandler):
     async def get_response_async(self, request):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
-    def _executors(self) -> asyncio.LifoQueue:
-        # The queue belongs to the running event loop (one per server process; tests may run
+    def _executors(self, lean: bool) -> asyncio.LifoQueue:
+        # The queues belong to the running event loop (one per server process; tests may run
         # several in turn); the most recently used thread comes first (its caches are warm).
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             if not self._executors_made:
-                self._executors_made = [
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"slotwise-request-{i}")
-                    for i in range(self.threads)
-                ]
-            self._idle = asyncio.LifoQueue()
-            for executor in self._executors_made:
-                self._idle.put_nowait(executor)
+                for kind, count, prefix in (
+                    (False, self.threads, "slotwise-request"),
+                    (True, self.lean_threads, "slotwise-lean"),
+                ):
+                    self._executors_made[kind] = [
+                        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{prefix}-{i}")
+                        for i in range(count)
+                    ]
+            self._idle = {}
+            for kind, executors in self._executors_made.items():
+                self._idle[kind] = asyncio.LifoQueue()
+                for executor in executors:
+                    self._idle[kind].put_nowait(executor)
             self._loop = loop
-        return self._idle
+        return self._idle[lean]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        idle = self._executors()
+        idle = self._executors(self.lean(scope))
         executor = await idle.get()
         try:
             # Every thread-sensitive call of this request runs on this one thread.
@@ -264,7 +282,10 @@ def get_application():
 
     return ProtocolTypeRouter(
         {
-            "http": HTTPHandler(threads=int(os.environ.get("WEB_THREADS", "16"))),
+            "http": HTTPHandler(
+                threads=int(os.environ.get("WEB_THREADS", "16")),
+                lean_threads=int(os.environ.get("WEB_LEAN_THREADS", "4")),
+            ),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

@@ -117,6 +117,9 @@ class ApiFastPath:
     """Mixed into an `OneHopASGIHandler` before it: its `_respond` (run on the request's
     thread) serves token-authenticated API calls without the middleware chain."""
 
+    def lean(self, scope) -> bool:
+        return api_fast_path_allowed(scope) or super().lean(scope)
+
     def _respond(self, scope, body_file):
         if not api_fast_path_allowed(scope):
             return super()._respond(scope, body_file)

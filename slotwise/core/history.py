@@ -96,9 +96,7 @@ def insert_with_history(instance) -> None:
     sets its primary key and marks it saved. PostgreSQL only, and only for models nothing else
     listens to (no pre/post_save signals are sent); with SIMPLE_HISTORY_ENABLED off it is a
     plain save."""
-    if connection.vendor != "postgresql" or not getattr(
-        settings, "SIMPLE_HISTORY_ENABLED", True
-    ):
+    if connection.vendor != "postgresql" or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         instance.save(force_insert=True)
         return
     model = type(instance)

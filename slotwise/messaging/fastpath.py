@@ -62,6 +62,9 @@ class InboundFastPath:
     """Mixed into an `OneHopASGIHandler` before it: its `_respond` (run on the request's
     thread) serves inbound webhooks without the middleware chain."""
 
+    def lean(self, scope) -> bool:
+        return inbound_match(scope) is not None or super().lean(scope)
+
     def _respond(self, scope, body_file):
         match = inbound_match(scope)
         if match is None:

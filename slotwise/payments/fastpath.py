@@ -67,6 +67,9 @@ class PaymentCallbackFastPath:
     """Mixed into an `OneHopASGIHandler` before it: its `_respond` (run on the request's
     thread) serves payment callbacks without the middleware chain."""
 
+    def lean(self, scope) -> bool:
+        return callback_match(scope) is not None or super().lean(scope)
+
     def _respond(self, scope, body_file):
         match = callback_match(scope)
         if match is None:

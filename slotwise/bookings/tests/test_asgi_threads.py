@@ -110,3 +110,46 @@ def test_streaming_response_runs_on_the_views_thread(app):
     assert status == 200
     assert content == b"0\n1\n2\n"
     assert len({ident for _tag, ident in SEEN}) == 1
+
+
+def test_lean_paths_run_on_their_own_threads(settings):
+    """Requests a lean path serves (here: any path under /plain/) get the lean threads, the
+    rest the pages' threads; neither set grows beyond its size."""
+    from slotwise.asgi import OneHopASGIHandler
+
+    class Handler(OneHopASGIHandler):
+        def lean(self, scope):
+            return scope["path"].startswith("/plain/") or super().lean(scope)
+
+    settings.ROOT_URLCONF = __name__
+    settings.ALLOWED_HOSTS = ["testserver"]
+    app = Handler(threads=3, lean_threads=1)
+    names: dict[str, set[str]] = {"plain": set(), "stream": set()}
+    SEEN.clear()
+
+    def record(request, kind, view):
+        names[kind].add(threading.current_thread().name)
+        return view(request)
+
+    import sys
+
+    module = sys.modules[__name__]
+    module.urlpatterns[:] = [
+        path("plain/", lambda r: record(r, "plain", plain_view)),
+        path("stream/", lambda r: record(r, "stream", stream_view)),
+    ]
+    try:
+
+        async def many():
+            return await asyncio.gather(
+                *[_get(app, "/plain/") for _ in range(6)],
+                *[_get(app, "/stream/") for _ in range(6)],
+            )
+
+        results = asyncio.run(many())
+    finally:
+        module.urlpatterns[:] = [path("plain/", plain_view), path("stream/", stream_view)]
+    assert [status for status, _ in results] == [200] * 12
+    assert len(names["plain"]) == 1 and all(n.startswith("slotwise-lean-") for n in names["plain"])
+    assert 1 <= len(names["stream"]) <= 3
+    assert all(n.startswith("slotwise-request-") for n in names["stream"])
