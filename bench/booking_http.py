@@ -136,9 +136,9 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
         # Under ASGI each request has its own connection context: a per-process pool reuses
         # connections (see settings.py), at least one per request thread (slotwise/asgi.py).
         WEB_THREADS=env.get("WEB_THREADS", "16"),
-        WEB_LEAN_THREADS=env.get("WEB_LEAN_THREADS", "4"),
+        WEB_LEAN_THREADS=env.get("WEB_LEAN_THREADS", "3"),
         DB_CONN_MAX_AGE="0",
-        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "20"),
+        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "19"),
         DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
         DJANGO_SETTINGS_MODULE="slotwise.settings",
     )

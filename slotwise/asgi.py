@@ -34,12 +34,13 @@ and every request starts a thread of its own (and one more to join it when it en
 - runs that hop on one of a fixed set of request threads, reused from request to request: each
   request still has all its sync work on one thread (`ThreadSensitiveContext` with that
   thread's executor), more requests wait for a free thread. Two sets per process: the lean
-  paths' requests (below: short, CPU-bound, the hot paths — `WEB_LEAN_THREADS`, default 4) and
+  paths' requests (below: short, CPU-bound, the hot paths — `WEB_LEAN_THREADS`, default 3) and
   everything else (pages, which may wait on a provider — `WEB_THREADS`, default 16). Fewer
   threads for the lean paths mean fewer requests sharing the GIL and the database at once: in
-  bench booking_http and payment_callbacks (50 closed-loop clients on two cores) 4 instead of
-  16 lowered p95 by a quarter to a third at the same throughput; pages keep their threads for
-  slow providers, and a burst of API calls or callbacks does not take every thread from them.
+  bench booking_http and payment_callbacks (50 closed-loop clients on two cores) 3–4 instead
+  of 16 lowered p95 by a quarter to a third at the same throughput (docs/scaling.md); pages
+  keep their threads for slow providers, and a burst of API calls or callbacks does not take
+  every thread from them.
   Keep the database pool (`DB_POOL_MAX_SIZE`) at least `WEB_THREADS + WEB_LEAN_THREADS`.
 Each hop is a hand-off between the event loop's thread and a request thread (GIL and wake-up
 costs); a new thread per request costs its start and join. bench booking_http, the previous
@@ -67,7 +68,7 @@ logger = logging.getLogger("slotwise.asgi")
 
 
 class OneHopASGIHandler(ASGIHandler):
-    def __init__(self, threads: int = 16, lean_threads: int = 4):
+    def __init__(self, threads: int = 16, lean_threads: int = 3):
         super().__init__()
         self.threads = max(1, threads)
         self.lean_threads = max(1, lean_threads)
@@ -284,7 +285,7 @@ def get_application():
         {
             "http": HTTPHandler(
                 threads=int(os.environ.get("WEB_THREADS", "16")),
-                lean_threads=int(os.environ.get("WEB_LEAN_THREADS", "4")),
+                lean_threads=int(os.environ.get("WEB_LEAN_THREADS", "3")),
             ),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
