@@ -119,17 +119,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def server(*, workers: int = 2, kind: str = "uvicorn"):
-    """The real ASGI server as a subprocess, with the same DATABASE_URL; yields its base URL."""
-    import httpx
+#: One secret for the server and the worker of a run (links one signs, the other checks).
+_SECRET_KEY = secrets.token_urlsafe(50)
 
-    port = free_port()
+
+def process_env() -> dict:
+    """The environment of the server and the worker: production settings (DEBUG off), the
+    same DATABASE_URL, warnings only in the log."""
     env = dict(os.environ)
     env.pop("SLOTWISE_TESTING", None)
     env.update(
         DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
+        SECRET_KEY=_SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         LOG_LEVEL="WARNING",
@@ -142,6 +143,16 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
         DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
         DJANGO_SETTINGS_MODULE="slotwise.settings",
     )
+    return env
+
+
+@contextlib.contextmanager
+def server(*, workers: int = 2, kind: str = "uvicorn"):
+    """The real ASGI server as a subprocess, with the same DATABASE_URL; yields its base URL."""
+    import httpx
+
+    port = free_port()
+    env = process_env()
     bin_dir = Path(sys.executable).parent
     if kind == "gunicorn-sync":
         # WSGI, one request at a time per process: persistent connections work here.
@@ -193,19 +204,7 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
 def worker(*args: str):
     """`manage.py worker` as a subprocess with the server's environment (`server`), with `args`
     (e.g. "--no-messaging"); yields its pid. Its output goes to stderr."""
-    env = dict(os.environ)
-    env.pop("SLOTWISE_TESTING", None)
-    env.update(
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="0",
-        LOG_LEVEL="WARNING",
-        DB_CONN_MAX_AGE="0",
-        DB_POOL_MAX_SIZE=env.get("DB_POOL_MAX_SIZE", "16"),
-        DB_POOL_MIN_SIZE=env.get("DB_POOL_MIN_SIZE", "4"),
-        DJANGO_SETTINGS_MODULE="slotwise.settings",
-    )
+    env = process_env()
     cmd = [sys.executable, "manage.py", "worker", "--no-periodic", "--no-reload"]
     cmd += ["--queue-name", "*", "--worker-id", f"bench-{os.getpid()}", *args]
     proc = subprocess.Popen(

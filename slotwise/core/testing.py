@@ -48,3 +48,30 @@ async def asgi_http(
             break
     await communicator.wait(timeout=10)
     return start["status"], dict(start["headers"]), content
+
+
+def run_together(target, count: int, *, timeout: float = 60) -> list[BaseException]:
+    """Run `target()` in `count` threads released at the same moment (a barrier), each closing
+    its database connection when done; returns what they raised (empty when all went well)."""
+    import threading
+
+    from django.db import connection
+
+    gate = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            gate.wait()
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return errors

@@ -2,8 +2,6 @@
 are written at once with `effects_due`; the timeline entry and the customer's message follow
 from the bookings pump, or first thing from any later change of the booking."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -11,6 +9,7 @@ from django.utils import translation
 
 from slotwise.bookings import notifications, pump, services
 from slotwise.bookings.models import Booking, BookingStatus
+from slotwise.core.testing import run_together
 from slotwise.customers.models import TimelineEntry
 from slotwise.messaging.models import Message
 
@@ -188,26 +187,13 @@ def test_two_pumps_at_once_write_each_follow_up_once(w):
         for day in (3, 4, 5)
         for hour in range(2, 22, 2)
     ]
-    gate = threading.Barrier(2)
     done: list[int] = []
-    errors: list[BaseException] = []
 
     def run():
-        try:
-            gate.wait()
-            while n := services.booking_effects_apply_pending(limit=4):
-                done.append(n)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
+        while n := services.booking_effects_apply_pending(limit=4):
+            done.append(n)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    assert run_together(run, 2) == []
     assert sum(done) == len(made)
     for booking in made:
         assert _timeline(booking) == ["booking.created"]

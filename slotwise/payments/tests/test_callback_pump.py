@@ -4,7 +4,6 @@ payments pump) applies it."""
 
 import asyncio
 import json
-import threading
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from django.urls import reverse
 
 from slotwise.core.money import Money
 from slotwise.core.testing import asgi_http as _call
+from slotwise.core.testing import run_together
 from slotwise.payments import services
 from slotwise.payments.fastpath import callback_match
 from slotwise.payments.models import Payment, PaymentEvent, PaymentStatus, StatusChange
@@ -296,26 +296,13 @@ def test_two_pumps_at_once_never_move_a_payment_twice(org, contact, test_provide
                 remote_addr="127.0.0.1",
             )
     assert PaymentEvent.objects.filter(outcome=Outcome.PENDING).count() == 90
-    gate = threading.Barrier(2)
     done: list[int] = []
-    errors: list[BaseException] = []
 
     def pump():
-        try:
-            gate.wait()
-            while n := services.payment_events_apply_pending(limit=7):
-                done.append(n)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
+        while n := services.payment_events_apply_pending(limit=7):
+            done.append(n)
 
-    threads = [threading.Thread(target=pump) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    assert run_together(pump, 2) == []
     assert sum(done) == 90
     assert not PaymentEvent.objects.filter(outcome=Outcome.PENDING).exists()
     for payment in Payment.objects.filter(pk__in=[p.pk for p in payments]):

@@ -1,7 +1,6 @@
 """The periodic reconciliation job and the worker's periodic-task scheduler."""
 
 import datetime
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +10,7 @@ from django_tasks_db.models import DBTaskResult
 
 from slotwise.core.management.commands import worker
 from slotwise.core.money import Money
+from slotwise.core.testing import run_together
 from slotwise.payments import jobs, services
 from slotwise.payments.models import Payment, PaymentStatus, StatusChange
 from slotwise.payments.providers.test.provider import TestProvider
@@ -162,20 +162,11 @@ class TestPeriodicScheduler:
 def test_many_workers_enqueue_once_per_slot():
     now = timezone.now()
     results: list[bool] = []
-    gate = threading.Barrier(8)
 
     def attempt() -> None:
-        try:
-            gate.wait()
-            results.append(worker.enqueue_if_due("payments.reconcile", now=now))
-        finally:
-            connection.close()
+        results.append(worker.enqueue_if_due("payments.reconcile", now=now))
 
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_together(attempt, 8) == []
     assert sorted(results) == [False] * 7 + [True]
     assert DBTaskResult.objects.filter(task_path=RECONCILE_PATH).count() == 1
 
