@@ -390,9 +390,12 @@ def _effects_first(current: Booking) -> None:
     customer hears "booked" before "moved" or "cancelled"."""
     if not current.effects_due:
         return
-    _apply_due_effects(current)
-    Booking.objects.filter(pk=current.pk).update(effects_due=False)
+    # Claimed by a conditional update: it waits for a pump that holds the row and then finds
+    # them written, and a pump that comes later skips the row (locked) or finds it done.
+    claimed = Booking.objects.filter(pk=current.pk, effects_due=True).update(effects_due=False)
     current.effects_due = False
+    if claimed:
+        _apply_due_effects(current)
 
 
 def booking_effects_apply_pending(*, limit: int = 100) -> int:

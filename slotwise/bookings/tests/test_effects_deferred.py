@@ -200,3 +200,19 @@ def test_two_pumps_at_once_write_each_follow_up_once(w):
         assert _messages(booking).count("booking.created") >= 1
     per_booking = TimelineEntry.objects.filter(kind="booking.created").count()
     assert per_booking == len(made)
+
+
+def test_follow_ups_already_written_by_the_pump_are_not_written_again(w):
+    """A change that read the booking before the pump wrote its follow-ups (its copy still says
+    due) finds them claimed and writes nothing twice."""
+    booking = _post(w)
+    stale = Booking.objects.get(pk=booking.pk)
+    assert stale.effects_due
+    assert pump.pump_once() == 1
+    services._effects_first(stale)
+    assert _timeline(booking) == ["booking.created"]
+    assert _messages(booking).count("booking.created") == len(_messages(booking))
+    sent = len(_messages(booking))
+    services.booking_cancel(booking=stale, actor=w.rep.user, enforce_window=False)
+    assert _timeline(booking) == ["booking.created", "booking.cancelled"]
+    assert len(_messages(booking)) > sent
