@@ -146,6 +146,21 @@ def process_env() -> dict:
     return env
 
 
+def stop(*procs: subprocess.Popen) -> None:
+    """Stop subprocesses started in sessions of their own (with their children): SIGTERM to
+    each, then up to 20 s for each to end before SIGKILL."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @contextlib.contextmanager
 def server(*, workers: int = 2, kind: str = "uvicorn"):
     """The real ASGI server as a subprocess, with the same DATABASE_URL; yields its base URL."""
@@ -190,14 +205,7 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
                 time.sleep(0.2)
         yield base, proc.pid
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
 
 
 @contextlib.contextmanager
@@ -216,14 +224,7 @@ def worker(*args: str):
             raise RuntimeError(f"the worker exited with {proc.returncode}")
         yield proc.pid
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
 
 
 def next_workdays(zone, count: int, start_in_days: int = 2) -> list[dt.date]:

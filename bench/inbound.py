@@ -62,6 +62,7 @@ from bench.booking_http import (
     postgres_cpu_seconds,
     server,
     setup_django,
+    stop,
     tree_cpu_seconds,
 )
 
@@ -119,16 +120,7 @@ def workers(count: int, *, label: str, extra_env: dict | None = None):
             procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
         yield ids, procs
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(*procs)
         from slotwise.core.models import WorkerHeartbeat
 
         WorkerHeartbeat.objects.filter(worker_id__in=ids).delete()

@@ -5,11 +5,12 @@ import asyncio
 import threading
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished
 from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
+
+from slotwise.core.testing import asgi_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,31 +45,8 @@ urlpatterns = [path("plain/", plain_view), path("stream/", stream_view)]
 
 
 async def _get(application, path_):
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path_,
-        "raw_path": path_.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
-    start = await communicator.receive_output(timeout=10)
-    content = b""
-    while True:
-        message = await communicator.receive_output(timeout=10)
-        content += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(timeout=10)
-    return start["status"], content
+    status, _headers, content = await asgi_http("GET", path_, application=application)
+    return status, content
 
 
 @pytest.fixture
