@@ -189,6 +189,9 @@ def server(*, workers: int = 2, kind: str = "uvicorn"):
         cmd = [str(bin_dir / "uvicorn"), "slotwise.asgi:application", "--workers", str(workers)]
         cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
         cmd += ["--log-level", "warning"]
+        if os.environ.get("BENCH_ACCEPT", "balanced") == "balanced":
+            # As docs/operator-guide.md runs it: connections spread evenly over the workers.
+            cmd += ["--loop", "slotwise.core.serving:new_event_loop"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
