@@ -261,13 +261,20 @@ class BalancedServer(asyncio.AbstractServer):
         if conn.family in (socket.AF_INET, socket.AF_INET6):
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         factory = self._protocol_factory
+        counted = True
+
+        def release() -> None:  # once per connection, however it ends
+            nonlocal counted
+            if counted:
+                counted = False
+                self._count(-1)
 
         def protocol():
             made = factory()
             lost = made.connection_lost
 
             def connection_lost(exc):
-                self._count(-1)
+                release()
                 lost(exc)
 
             made.connection_lost = connection_lost
@@ -277,7 +284,7 @@ class BalancedServer(asyncio.AbstractServer):
             await self._loop.connect_accepted_socket(protocol, conn, ssl=self._ssl)
         except Exception:
             logger.exception("setting up an accepted connection failed")
-            self._count(-1)
+            release()
             conn.close()
 
 

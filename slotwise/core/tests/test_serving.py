@@ -23,8 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from slotwise.core.serving import ACCEPT_MAX_DELAY_S, BalancedServer, Ledger, new_event_loop
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -192,7 +190,6 @@ async def app(scope, receive, send):
 """
 
 
-@pytest.mark.timeout(120)
 def test_uvicorn_with_two_workers_spreads_keep_alive_clients(tmp_path):
     (tmp_path / "pidapp.py").write_text(APP)
     with socket.socket() as s:
