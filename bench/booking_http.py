@@ -1,7 +1,8 @@
 """Booking over HTTP against the real server (issue 3, "booking_http").
 
-Starts `uvicorn slotwise.asgi:application --workers 2` on a free port (DEBUG off, persistent
-database connections), builds its own organisation on PostgreSQL (staff with working hours, one
+Starts `uvicorn slotwise.asgi:application --workers 2` on a free port with the balanced loop
+(`--loop slotwise.core.serving:new_event_loop`, as docs/operator-guide.md runs it;
+`BENCH_ACCEPT=greedy` for uvicorn's own), DEBUG off, persistent database connections, builds its own organisation on PostgreSQL (staff with working hours, one
 appointment type, contacts, a call-centre user with an API token), then 50 client threads book
 1,000 distinct free slots through `POST /api/bookings/` (plus a few deliberate collisions that
 must answer 409). The clients run closed loop (each sends its next booking when the last was
@@ -11,7 +12,8 @@ clients cause (mean latency = 50 / throughput). A second, paced phase offers 1,0
 due): `paced_per_s`, `paced_p95_ms`. The real worker runs beside the server (its bookings pump
 writes each booking's timeline entry and message after the answer): `follow_ups_within_s` is how
 long after the last booking the last follow-up was written, `follow_ups_missing` counts bookings
-without theirs (must be 0). Afterwards it counts double bookings with SQL (overlapping active
+without theirs (must be 0); `connections_per_process` is how the 50 clients' connections were
+spread over the server's processes. Afterwards it counts double bookings with SQL (overlapping active
 blocked ranges per staff member) and deletes everything it made, also on error.
 
     {"bench": "booking_http", "clients": 50, "bookings": 1000, "per_s": ..., "p95_ms": ...,
@@ -117,6 +119,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def connections_per_process(base: str) -> list[int]:
+    """How many established connections to the server each of its processes holds (Linux `ss`;
+    [] where it is missing), largest first: how evenly the clients were spread."""
+    import collections
+    import re
+
+    port = base.rsplit(":", 1)[1]
+    try:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"sport = :{port}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    held = collections.Counter(re.findall(r"pid=(\d+)", out))
+    return sorted(held.values(), reverse=True)
+
+
+@contextlib.contextmanager
+def spread_during(base: str, after: float = 1.0):
+    """Yields a list that holds `connections_per_process` as seen `after` seconds in."""
+    seen: list[int] = []
+    timer = threading.Timer(after, lambda: seen.extend(connections_per_process(base)))
+    timer.start()
+    try:
+        yield seen
+    finally:
+        timer.cancel()
 
 
 #: One secret for the server and the worker of a run (links one signs, the other checks).
@@ -578,7 +612,8 @@ def measure(
             wait_follow_ups(data["org"])
             cpu0, own0 = tree_cpu_seconds(pid), time.process_time()
             pg0, wcpu0 = postgres_cpu_seconds(dbname), tree_cpu_seconds(wpid)
-            result = run_clients(base, data["token"], jobs, clients)
+            with spread_during(base) as spread:
+                result = run_clients(base, data["token"], jobs, clients)
             server_cpu = tree_cpu_seconds(pid) - cpu0
             client_cpu = time.process_time() - own0
             pg_cpu = postgres_cpu_seconds(dbname) - pg0
@@ -613,6 +648,8 @@ def measure(
             "p50_ms": round(statistics.median(result["latencies"]), 1),
             "p95_ms": round(percentile(result["latencies"], 0.95), 1),
             "double_bookings": double_bookings(data["org"].pk),
+            # The clients' connections per server process, a second into the closed phase.
+            "connections_per_process": spread,
             "errors_5xx": sum(n for code, n in statuses.items() if code >= 500),
             "other_4xx": sum(
                 n for code, n in statuses.items() if 400 <= code < 500 and code != 409

@@ -1,8 +1,8 @@
 """Signed payment callbacks over HTTP against the real server (issue 4, "payment_callbacks").
 
 Starts `uvicorn slotwise.asgi:application --workers 2` on a free port (the same server as
-`booking_http`), builds its own organisation on PostgreSQL with the test provider enabled (its
-signing secret from an environment variable both sides read) and 3,000 open payments of its
+`booking_http`, with its balanced loop; `connections_per_process` shows the senders' spread),
+builds its own organisation on PostgreSQL with the test provider enabled (its signing secret from an environment variable both sides read) and 3,000 open payments of its
 customers, then 50 sender threads POST 5,000 callbacks signed like the test provider's
 (`Slotwise-Signature`, see `slotwise/payments/providers/test/provider.py`) to
 `/payments/callback/test/<org>/`:
@@ -60,6 +60,7 @@ from bench.booking_http import (
     postgres_cpu_seconds,
     server,
     setup_django,
+    spread_during,
     tree_cpu_seconds,
     worker,
 )
@@ -347,7 +348,8 @@ def measure(*, senders: int = SENDERS) -> dict:
             cpu0, own0 = tree_cpu_seconds(pid), time.process_time()
             wcpu0 = tree_cpu_seconds(worker_pid)
             pg0 = postgres_cpu_seconds(dbname)
-            result = send(base, path, requests, senders, provider)
+            with spread_during(base) as spread:
+                result = send(base, path, requests, senders, provider)
             server_cpu = tree_cpu_seconds(pid) - cpu0
             worker_cpu = tree_cpu_seconds(worker_pid) - wcpu0
             client_cpu = time.process_time() - own0
@@ -382,6 +384,8 @@ def measure(*, senders: int = SENDERS) -> dict:
             "p50_ms": round(statistics.median(result["latencies"]), 1),
             "p95_ms": round(percentile(result["latencies"], 0.95), 1),
             "double_transitions": double_transitions(payment_ids),
+            # The senders' connections per server process, a second into the closed phase.
+            "connections_per_process": spread,
             "lost": lost_events(distinct + paced_distinct, org),
             "non_200": sum(v for k, v in statuses.items() if k != 200)
             + sum(v for k, v in paced["statuses"].items() if k != 200),
