@@ -4,8 +4,8 @@ Starts `uvicorn slotwise.asgi:application --workers 2` on a free port (the same 
 `booking_http`, with its balanced loop; `connections_per_process` shows the senders' spread),
 builds its own organisation on PostgreSQL with the test provider enabled (its signing secret
 from an environment variable both sides read) and 3,000 open payments of its customers, then
-50 sender threads POST 5,000 callbacks signed like the test provider's (`Slotwise-Signature`, see `slotwise/payments/providers/test/provider.py`) to
-`/payments/callback/test/<org>/`:
+50 sender threads POST 5,000 callbacks signed like the test provider's (`Slotwise-Signature`,
+see `slotwise/payments/providers/test/provider.py`) to `/payments/callback/test/<org>/`:
 
 - 3,000 "paid" events, one per payment;
 - 1,000 "refunded" events (a partial refund) for 1,000 of those payments, shuffled among the rest,
