@@ -40,6 +40,7 @@ from slotwise.core.tasks import enqueue_with_transaction
 from slotwise.customers.models import TimelineEntry
 from slotwise.customers.services import timeline_add, timeline_entry
 from slotwise.messaging.notify import channels_read_once
+from slotwise.messaging.services import outbox_batch
 from slotwise.org.models import Staff
 from slotwise.scheduling.models import AppointmentType
 
@@ -404,9 +405,10 @@ def booking_effects_apply_pending(*, limit: int = 100) -> int:
     several workers share the queue, and a booking being changed meanwhile (its change applies
     them itself) is skipped.
 
-    The batch is written at once (its timeline entries in one insert, each organisation's
-    channels read once); if any booking's follow-ups fail, the batch is written again one
-    booking at a time, each in a savepoint, so only the failing one's are dropped (logged)."""
+    The batch is written at once (its timeline entries in one insert, its e-mails and SMS in
+    another, each organisation's channels read once); if any booking's follow-ups fail, the
+    batch is written again one booking at a time, each in a savepoint, so only the failing
+    one's are dropped (logged)."""
     with transaction.atomic():
         due = list(
             Booking.objects.filter(effects_due=True)
@@ -426,7 +428,7 @@ def booking_effects_apply_pending(*, limit: int = 100) -> int:
             return 0
         failed = 0
         try:
-            with transaction.atomic(), channels_read_once():
+            with transaction.atomic(), channels_read_once(), outbox_batch():
                 entries: list = []
                 for booking in due:
                     _due_effects(booking, entries)

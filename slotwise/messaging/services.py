@@ -5,6 +5,8 @@ conversation go through `outbox.message_queue`; notifications to a contact throu
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import smtplib
 from email.utils import parseaddr
 
@@ -13,6 +15,36 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from .models import Message
+
+# Inside `outbox_batch()`: the system messages queued so far, written together when it ends.
+_batch: contextvars.ContextVar[list[Message] | None] = contextvars.ContextVar(
+    "outbox_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def outbox_batch():
+    """Inside the block `sms_queue` and `email_queue` collect their messages and the block
+    writes them in one insert when it ends without an error (a pump's batch of notifications;
+    the block must be inside the caller's transaction). If the block fails nothing is written.
+    The messages returned inside it have no primary key until then."""
+    messages: list[Message] = []
+    token = _batch.set(messages)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if messages:
+        Message.objects.bulk_create(messages)
+
+
+def _queue(message: Message) -> Message:
+    batch = _batch.get()
+    if batch is None:
+        message.save(force_insert=True)
+    else:
+        batch.append(message)
+    return message
 
 
 def sms_queue(
@@ -27,19 +59,20 @@ def sms_queue(
 ) -> Message:
     """Write the SMS to the outbox and its delivery job, in the caller's transaction.
     `contact`, `fallback`, `data`: set by notifications (`notify.notify`), in the same insert."""
-    message = Message.objects.create(
-        organisation=organisation,
-        contact=contact,
-        channel="sms",
-        provider=settings.SMS_PROVIDER,
-        to=to,
-        body=body,
-        purpose=purpose,
-        fallback=fallback or [],
-        data=data or {},
-        next_attempt_at=timezone.now(),
+    return _queue(
+        Message(
+            organisation=organisation,
+            contact=contact,
+            channel="sms",
+            provider=settings.SMS_PROVIDER,
+            to=to,
+            body=body,
+            purpose=purpose,
+            fallback=fallback or [],
+            data=data or {},
+            next_attempt_at=timezone.now(),
+        )
     )
-    return message
 
 
 def email_queue(
@@ -58,20 +91,21 @@ def email_queue(
     Delivered by `message_deliver` through Django's mail API (EMAIL_BACKEND: SMTP in production,
     the console in the demo); the outbox idempotency key is the Message-ID, so a receiving system
     can drop a duplicate if a worker dies between sending and recording."""
-    message = Message.objects.create(
-        organisation=organisation,
-        channel="email",
-        provider="django",
-        contact=contact,
-        to=to,
-        subject=subject[:255],
-        body=body,
-        purpose=purpose,
-        fallback=fallback or [],
-        data=data or {},
-        next_attempt_at=timezone.now(),
+    return _queue(
+        Message(
+            organisation=organisation,
+            channel="email",
+            provider="django",
+            contact=contact,
+            to=to,
+            subject=subject[:255],
+            body=body,
+            purpose=purpose,
+            fallback=fallback or [],
+            data=data or {},
+            next_attempt_at=timezone.now(),
+        )
     )
-    return message
 
 
 # The outbox's sender (kept importable from here for existing callers).

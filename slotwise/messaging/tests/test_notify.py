@@ -85,3 +85,45 @@ def test_preferred_email_uses_the_system_mail_without_an_email_channel(org):
     message = notify(contact=contact, template=TEMPLATE, subject="Hi")
     assert (message.channel, message.to, message.subject) == ("email", "olga@example.test", "Hi")
     assert message.fallback[0][2] == "phone"
+
+
+def test_an_outbox_batch_writes_its_messages_in_one_insert_at_the_end(org):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from slotwise.messaging.services import email_queue, outbox_batch, sms_queue
+
+    contacts = [
+        _contact(org, first_name=name, email=f"{name}@example.test", phone=f"+3161234567{i}")
+        for i, name in enumerate(("Olga", "Piet", "Sara"))
+    ]
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        with outbox_batch():
+            queued = [notify(contact=c, template=TEMPLATE, chain=["phone"]) for c in contacts]
+            queued.append(email_queue(to="a@example.test", subject="Hi", body="Hello"))
+            queued.append(sms_queue(to="+31600000000", body="Code 1234"))
+            assert all(m.pk is None for m in queued)
+            assert not Message.objects.filter(organisation=org).exists()
+        inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "messaging_message"')]
+    assert len(inserts) == 1
+    sent = Message.objects.filter(to__in=[c.phone for c in contacts]).order_by("pk")
+    assert [m.body.split(",")[0] for m in sent] == ["Hello Olga", "Hello Piet", "Hello Sara"]
+    assert all(m.contact_id and m.status == MessageStatus.QUEUED for m in sent)
+    assert Message.objects.filter(to="a@example.test", channel="email", subject="Hi").count() == 1
+    assert Message.objects.filter(to="+31600000000", body="Code 1234").count() == 1
+    # Outside a batch each message is written at once.
+    single = sms_queue(to="+31611111111", body="now")
+    assert single.pk is not None
+
+
+def test_an_outbox_batch_that_fails_writes_nothing(org):
+    from django.db import transaction
+
+    from slotwise.messaging.services import outbox_batch, sms_queue
+
+    with pytest.raises(RuntimeError), transaction.atomic(), outbox_batch():
+        sms_queue(to="+31622222222", body="lost")
+        raise RuntimeError("the batch failed")
+    assert not Message.objects.filter(to="+31622222222").exists()
+    # The batch is over: the next message is written at once again.
+    assert sms_queue(to="+31622222222", body="kept").pk is not None
