@@ -32,6 +32,7 @@ is the loop's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import logging
@@ -129,7 +130,9 @@ class Ledger:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if self.fewest_elsewhere() is None:
-                os.unlink(self.path)
+                # Two servers stopping together may both find the other gone: one removes it.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)

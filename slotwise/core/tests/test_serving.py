@@ -143,6 +143,25 @@ def test_the_ledger_skips_and_reuses_the_slots_of_processes_that_are_gone(tmp_pa
     sock.close()
 
 
+def test_two_servers_stopping_together_remove_the_ledger_once(tmp_path, monkeypatch):
+    sock = listener()
+    first = Ledger(sock, directory=str(tmp_path))
+    second = Ledger(sock, directory=str(tmp_path))
+    first.release()
+    assert os.path.exists(second.path)  # the second still holds its slot
+    # The other process removes the file between this one opening it and removing it.
+    found = Ledger.fewest_elsewhere
+
+    def removed_meanwhile(self):
+        os.unlink(self.path)
+        return found(self)
+
+    monkeypatch.setattr(Ledger, "fewest_elsewhere", removed_meanwhile)
+    second.release()  # no FileNotFoundError
+    assert not os.path.exists(second.path)
+    sock.close()
+
+
 def test_one_connection_per_readiness_and_all_are_served():
     """Connections queued before the server starts are all accepted (one at a time) and served."""
 
