@@ -237,11 +237,12 @@ class BalancedServer(asyncio.AbstractServer):
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             pass  # another process took it, or the client gave up
         except OSError as exc:
-            if exc.errno not in _RESOURCE_ERRORS:
-                raise
-            logger.error("accepting a connection failed (%s); retrying in a second", exc)
-            self._retry = self._loop.call_later(_RESOURCE_BACKOFF_S, self._listen)
-            return
+            if exc.errno in _RESOURCE_ERRORS:
+                logger.error("accepting a connection failed (%s); retrying in a second", exc)
+                self._retry = self._loop.call_later(_RESOURCE_BACKOFF_S, self._listen)
+                return
+            # Anything else concerns that one connection: log it and go on listening.
+            logger.exception("accepting a connection failed")
         else:
             self._count(+1)
             task = self._loop.create_task(self._connect(conn))

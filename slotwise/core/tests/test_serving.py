@@ -257,3 +257,35 @@ def test_uvicorn_with_two_workers_spreads_keep_alive_clients(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_a_failed_accept_is_logged_and_the_server_goes_on(monkeypatch, caplog):
+    import errno
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        sock = listener()
+        port = sock.getsockname()[1]
+        server = await loop.create_server(Echo, sock=sock, backlog=64)
+        real_accept = socket.socket.accept
+        failures = iter([OSError(errno.EPROTO, "protocol error")])
+
+        def accept(self):
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            return real_accept(self)
+
+        monkeypatch.setattr(socket.socket, "accept", accept)
+        first = await asyncio.open_connection("127.0.0.1", port)
+        await until(lambda: server.held == 1)  # taken on the next wake-up after the failure
+        assert "accepting a connection failed" in caplog.text
+        reader, writer = first
+        writer.write(b"ok")
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"OK"
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        sock.close()
+
+    run(main())
