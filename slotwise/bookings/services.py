@@ -26,10 +26,12 @@ enqueues (after commit) to run when the hold lapses.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -37,11 +39,12 @@ from django.utils.translation import gettext as _
 from slotwise.core.errors import Conflict, ValidationError
 from slotwise.core.history import insert_with_history
 from slotwise.core.tasks import enqueue_with_transaction
-from slotwise.customers.models import TimelineEntry
+from slotwise.customers.models import Contact, TimelineEntry
 from slotwise.customers.services import timeline_add, timeline_entry
 from slotwise.messaging.notify import channels_read_once
 from slotwise.messaging.services import outbox_batch
-from slotwise.org.models import Staff
+from slotwise.org.models import Location, Organisation, OrgUnit, Staff
+from slotwise.org.selectors import models_from_row, select_columns
 from slotwise.scheduling.models import AppointmentType
 
 from . import notifications
@@ -399,6 +402,80 @@ def _effects_first(current: Booking) -> None:
         _apply_due_effects(current)
 
 
+# What the follow-ups read of a booking (`_created_effects`: the message's context, the timeline
+# entry), loaded with it.
+_DUE_RELATED = (
+    "organisation",
+    "type",
+    "staff__user",
+    "contact__organisation",
+    "location",
+    "unit",
+    "created_by",
+)
+
+
+@functools.cache
+def _due_sql(limit: int) -> str:
+    """`_claim_due`'s query on PostgreSQL: the bookings with follow-ups due and `_DUE_RELATED`
+    (the contact's organisation is the booking's, read once). The limit is written into the
+    statement, as the ORM does: as a parameter, PostgreSQL's generic plan for the prepared
+    statement does not know it is small and joins whole tables (measured: 18 ms of database
+    CPU per one-booking pass instead of 1.4)."""
+    user = get_user_model()
+    parts = [
+        (Booking, "b", ""),
+        (Organisation, "o", "JOIN {t} o ON o.id = b.organisation_id"),
+        (AppointmentType, "t", "JOIN {t} t ON t.id = b.type_id"),
+        (Staff, "s", "JOIN {t} s ON s.id = b.staff_id"),
+        (user, "su", "JOIN {t} su ON su.id = s.user_id"),
+        (Contact, "c", "JOIN {t} c ON c.id = b.contact_id"),
+        (Location, "l", "LEFT JOIN {t} l ON l.id = b.location_id"),
+        (OrgUnit, "u", "JOIN {t} u ON u.id = b.unit_id"),
+        (user, "cb", "LEFT JOIN {t} cb ON cb.id = b.created_by_id"),
+    ]
+    columns = ", ".join(select_columns(alias, model) for model, alias, _join in parts)
+    joins = " ".join(join.format(t=model._meta.db_table) for model, _alias, join in parts[1:])
+    return (
+        f"SELECT {columns} FROM {Booking._meta.db_table} b {joins}"
+        f" WHERE b.effects_due ORDER BY b.id LIMIT {int(limit)} FOR UPDATE OF b SKIP LOCKED"
+    )
+
+
+def _claim_due(limit: int) -> list[Booking]:
+    """Lock up to `limit` bookings with follow-ups due, oldest first, skipping rows another
+    pump (or a change of the booking) holds; with `_DUE_RELATED` loaded. On PostgreSQL one plain
+    query: the ORM compiled this nine-table query afresh on every pass, which made a pass that
+    finds one booking — what a worker sees when bookings arrive one at a time — cost 9.0 ms of
+    the worker's CPU; now 3.2 (and the database's 2.2 → 1.4 ms; a pass of 100 bookings is
+    unchanged at about 1.2 ms per booking)."""
+    if connection.vendor != "postgresql":
+        return list(
+            Booking.objects.filter(effects_due=True)
+            .order_by("pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related(*_DUE_RELATED)[:limit]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_due_sql(limit))
+        rows = cursor.fetchall()
+    user = get_user_model()
+    models = [Booking, Organisation, AppointmentType, Staff, user, Contact, Location, OrgUnit, user]
+    due = []
+    for row in rows:
+        booking, org, type_, staff, staff_user, contact, location, unit, created_by = (
+            models_from_row(row, models)
+        )
+        staff.user = staff_user
+        if contact.organisation_id == org.pk:
+            contact.organisation = org
+        booking.organisation, booking.type, booking.staff = org, type_, staff
+        booking.contact, booking.location, booking.unit = contact, location, unit
+        booking.created_by = created_by
+        due.append(booking)
+    return due
+
+
 def booking_effects_apply_pending(*, limit: int = 100) -> int:
     """The bookings pump: the deferred follow-ups of up to `limit` bookings, oldest first, in
     one transaction; returns how many bookings were done. Rows are claimed with SKIP LOCKED, so
@@ -410,20 +487,7 @@ def booking_effects_apply_pending(*, limit: int = 100) -> int:
     batch is written again one booking at a time, each in a savepoint, so only the failing
     one's are dropped (logged)."""
     with transaction.atomic():
-        due = list(
-            Booking.objects.filter(effects_due=True)
-            .order_by("pk")
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related(
-                "organisation",
-                "type",
-                "staff__user",
-                "contact__organisation",
-                "location",
-                "unit",
-                "created_by",
-            )[:limit]
-        )
+        due = _claim_due(limit)
         if not due:
             return 0
         failed = 0

@@ -216,3 +216,69 @@ def test_follow_ups_already_written_by_the_pump_are_not_written_again(w):
     services.booking_cancel(booking=stale, actor=w.rep.user, enforce_window=False)
     assert _timeline(booking) == ["booking.created", "booking.cancelled"]
     assert len(_messages(booking)) > sent
+
+
+def test_the_pump_claims_its_bookings_with_what_their_follow_ups_read_in_one_query(w):
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from slotwise.org.models import Location
+
+    made = [_post(w, start=future_slot(w.org, days=3, hour=h)) for h in (9, 11, 13)]
+    place = Location.objects.create(
+        organisation=w.org, postcode="1011 AB", country="NL", lat=52.37, lng=4.89
+    )
+    Booking.objects.filter(pk=made[0].pk).update(location=place, created_by=None)
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as claim:
+            due = services._claim_due(2)
+        assert len(claim) == 1
+        assert [b.pk for b in due] == [made[0].pk, made[1].pk]  # oldest first, at most 2
+        with CaptureQueriesContext(connection) as reads:
+            seen = [
+                (
+                    b.organisation.time_zone,
+                    b.type.name,
+                    b.staff.user.first_name,
+                    b.contact.public_id,
+                    b.contact.organisation.default_language,
+                    b.location and b.location.postcode,
+                    b.unit.name,
+                    b.created_by and b.created_by.pk,
+                    b.start,
+                    b.status,
+                )
+                for b in due
+            ]
+        assert len(reads) == 0  # everything came with the claim
+    expected = [
+        (
+            b.organisation.time_zone,
+            b.type.name,
+            b.staff.user.first_name,
+            b.contact.public_id,
+            b.contact.organisation.default_language,
+            b.location and b.location.postcode,
+            b.unit.name,
+            b.created_by and b.created_by.pk,
+            b.start,
+            b.status,
+        )
+        for b in Booking.objects.filter(pk__in=[made[0].pk, made[1].pk]).order_by("pk")
+    ]
+    assert seen == expected
+    assert seen[0][5] == "1011 AB" and seen[0][7] is None  # the optional ones, set and not
+    assert seen[1][5] is None and seen[1][7] == w.rep.user.pk
+
+
+def test_a_pump_pass_costs_the_same_queries_for_one_booking_as_for_three(w):
+    from django.test.utils import CaptureQueriesContext
+
+    _post(w, start=future_slot(w.org, days=3, hour=9))
+    with CaptureQueriesContext(connection) as one:
+        assert pump.pump_once() == 1
+    for hour in (11, 13, 15):
+        _post(w, start=future_slot(w.org, days=3, hour=hour))
+    with CaptureQueriesContext(connection) as three:
+        assert pump.pump_once() == 3
+    assert len(three) == len(one)
