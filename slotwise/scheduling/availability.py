@@ -441,8 +441,16 @@ def _staff_rows_postgres(
     statement (``creg``) instead of being passed as ``customer_region_ids``."""
     params: dict[str, object] = {"org": organisation.pk, "first": first, "last": last}
     where: list[str] = []
-    if staff_ids is not None:
-        params["ids"] = list(staff_ids)
+    ids = None if staff_ids is None else list(staff_ids)
+    if ids is not None and len(ids) == 1:
+        # One staff member (re-checking one option before booking it): "= id", as in
+        # `_busy_rows_postgres`, so that PostgreSQL keeps a generic plan for the prepared
+        # statement; with "= ANY(ids)" it planned the statement afresh on every booking
+        # (pg_stat_statements: as many plans as calls, 0.5 ms of its CPU each).
+        params["id"] = ids[0]
+        where.append("s.id = %(id)s")
+    elif ids is not None:
+        params["ids"] = ids
         where.append("s.id = ANY(%(ids)s)")
     paths_groups = list(allowed_unit_paths)
     if unit is not None:

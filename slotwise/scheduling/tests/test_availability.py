@@ -251,6 +251,22 @@ def test_postgres_path_matches_orm_path():
     norm = sorted(r for r in fast if r[-1] != availability.KIND_PREVIOUS)
     assert norm == sorted(r for r in slow if r[-1] != availability.KIND_PREVIOUS)
     assert len(norm) == 3 * 4
+    # One staff member (the re-check before a booking): the same rows through "= id", the
+    # form PostgreSQL keeps one generic plan for (no array parameter in the statement).
+    from django.test.utils import CaptureQueriesContext
+
+    for member in staff[:2]:
+        one = {**kwargs, "staff_ids": [member.id]}
+        with CaptureQueriesContext(connection) as seen:
+            fast = availability._staff_rows_postgres(**one)
+        assert "s.id = ANY(" not in seen[-1]["sql"]
+        assert sorted(fast) == sorted(availability._staff_rows_orm(**one))
+        assert [r[0] for r in fast] == [member.id]
+        fast = availability._busy_rows_postgres([member.id], ws, we, NOW, None, contact.id)
+        slow = availability._busy_rows_orm([member.id], ws, we, NOW, None, contact.id)
+        own = sorted(r for r in fast if r[-1] != availability.KIND_PREVIOUS)
+        assert own == sorted(r for r in slow if r[-1] != availability.KIND_PREVIOUS)
+        assert len(own) == 4
 
 
 def test_unsaved_location_is_not_written():
