@@ -218,6 +218,21 @@ def test_follow_ups_already_written_by_the_pump_are_not_written_again(w):
     assert len(_messages(booking)) > sent
 
 
+def _what_the_follow_ups_read(b):
+    return (
+        b.organisation.time_zone,
+        b.type.name,
+        b.staff.user.first_name,
+        b.contact.public_id,
+        b.contact.organisation.default_language,
+        b.location and b.location.postcode,
+        b.unit.name,
+        b.created_by and b.created_by.pk,
+        b.start,
+        b.status,
+    )
+
+
 def test_the_pump_claims_its_bookings_with_what_their_follow_ups_read_in_one_query(w):
     from django.db import transaction
     from django.test.utils import CaptureQueriesContext
@@ -235,35 +250,10 @@ def test_the_pump_claims_its_bookings_with_what_their_follow_ups_read_in_one_que
         assert len(claim) == 1
         assert [b.pk for b in due] == [made[0].pk, made[1].pk]  # oldest first, at most 2
         with CaptureQueriesContext(connection) as reads:
-            seen = [
-                (
-                    b.organisation.time_zone,
-                    b.type.name,
-                    b.staff.user.first_name,
-                    b.contact.public_id,
-                    b.contact.organisation.default_language,
-                    b.location and b.location.postcode,
-                    b.unit.name,
-                    b.created_by and b.created_by.pk,
-                    b.start,
-                    b.status,
-                )
-                for b in due
-            ]
+            seen = [_what_the_follow_ups_read(b) for b in due]
         assert len(reads) == 0  # everything came with the claim
     expected = [
-        (
-            b.organisation.time_zone,
-            b.type.name,
-            b.staff.user.first_name,
-            b.contact.public_id,
-            b.contact.organisation.default_language,
-            b.location and b.location.postcode,
-            b.unit.name,
-            b.created_by and b.created_by.pk,
-            b.start,
-            b.status,
-        )
+        _what_the_follow_ups_read(b)
         for b in Booking.objects.filter(pk__in=[made[0].pk, made[1].pk]).order_by("pk")
     ]
     assert seen == expected
